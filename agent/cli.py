@@ -1,0 +1,160 @@
+"""The `amibot` command: launch graphs, make keys, inspect topics, call services, run the sim."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+from agent.runtime.config import ConfigError
+
+
+def _launch(args: argparse.Namespace) -> int:
+    from agent.runtime.graph import load_launch
+    from agent.runtime.launcher import Launcher
+    from agent.runtime.node import configure_logging
+
+    configure_logging("launch")
+    try:
+        spec = load_launch(args.file, args.set)
+    except ConfigError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    if args.check:
+        print(f"{args.file}: graph '{spec.name}' is valid ({len(spec.nodes)} nodes)")
+        return 0
+    return Launcher(spec).run()
+
+
+def _keys(args: argparse.Namespace) -> int:
+    from agent.runtime.security import make_keys
+
+    authorized = args.dir / "authorized"
+    authorized.mkdir(parents=True, exist_ok=True)
+    for name in args.names:
+        public, secret = make_keys(args.dir, name)
+        (authorized / public.name).write_bytes(public.read_bytes())
+        print(f"{name}: {public} (public, authorized), {secret} (secret)")
+    return 0
+
+
+def _topic(args: argparse.Namespace) -> int:
+    from agent.runtime.bus import Subscriber
+
+    sub = Subscriber([args.endpoint], [args.topic], name="cli")
+    deadline = time.monotonic() + args.duration if args.duration else None
+    count, first = 0, None
+    try:
+        while deadline is None or time.monotonic() < deadline:
+            got = sub.recv(timeout=0.2)
+            if got is None or got[0] != args.topic:
+                continue
+            count += 1
+            first = first or time.monotonic()
+            if args.action == "echo":
+                print(_describe(got[1]), flush=True)
+                if args.count and count >= args.count:
+                    break
+    except KeyboardInterrupt:
+        pass
+    finally:
+        sub.close()
+    if args.action == "hz":
+        span = (time.monotonic() - first) if first else 0.0
+        rate = (count - 1) / span if count > 1 and span > 0 else 0.0
+        print(f"{args.topic}: {count} messages, {rate:.1f} Hz")
+    return 0
+
+
+def _describe(msg: object) -> str:
+    import dataclasses
+
+    import numpy as np
+
+    out = {}
+    for f in dataclasses.fields(msg):  # type: ignore[arg-type]
+        value = getattr(msg, f.name)
+        if isinstance(value, np.ndarray):
+            value = value.round(4).tolist() if value.size <= 16 else f"<{value.dtype} {list(value.shape)}>"
+        out[f.name] = value
+    return f"{type(msg).__name__} {json.dumps(out)}"
+
+
+def _call(args: argparse.Namespace) -> int:
+    from agent.runtime.bus import RpcClient, RpcError, RpcTimeout
+
+    client = RpcClient(args.endpoint)
+    try:
+        result = client.call(args.method, json.loads(args.params), timeout=args.timeout)
+    except (RpcError, RpcTimeout) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    finally:
+        client.close()
+    print(json.dumps(result, indent=2, default=str))
+    return 0
+
+
+def _delegate(module: str, function: str = "main"):  # type: ignore[no-untyped-def]
+    """A subcommand whose parsing lives in another module (argv after the subcommand name)."""
+
+    def run(args: argparse.Namespace) -> int:
+        import importlib
+
+        return int(getattr(importlib.import_module(module), function)(args.rest) or 0)
+
+    return run
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="amibot", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("launch", help="run a process graph (launch/*.yaml)")
+    p.add_argument("file", type=Path)
+    p.add_argument("--set", action="append", default=[], metavar="NODE.KEY=VALUE", help="override a node param")
+    p.add_argument("--check", action="store_true", help="validate the graph and exit")
+    p.set_defaults(func=_launch)
+
+    p = sub.add_parser("keys", help="make CurveZMQ key pairs (public keys go to DIR/authorized)")
+    p.add_argument("names", nargs="+")
+    p.add_argument("--dir", type=Path, default=Path("keys"))
+    p.set_defaults(func=_keys)
+
+    p = sub.add_parser("topic", help="print or measure a topic: amibot topic echo|hz ENDPOINT TOPIC")
+    p.add_argument("action", choices=["echo", "hz"])
+    p.add_argument("endpoint")
+    p.add_argument("topic")
+    p.add_argument("--count", type=int, default=0, help="echo: stop after N messages")
+    p.add_argument("--duration", type=float, default=0.0, help="stop after S seconds (hz: default 5)")
+    p.set_defaults(func=_topic)
+
+    p = sub.add_parser("call", help="call a node's service: amibot call ENDPOINT METHOD '{json}'")
+    p.add_argument("endpoint")
+    p.add_argument("method")
+    p.add_argument("params", nargs="?", default="{}")
+    p.add_argument("--timeout", type=float, default=1.0)
+    p.set_defaults(func=_call)
+
+    for name, module, help_text in (
+        ("sim", "sim.run_episode", "run one sim episode with the scripted expert"),
+        ("train", "agent.perception.train", "train a model: amibot train encoder --data DIR ..."),
+    ):
+        p = sub.add_parser(name, help=help_text, add_help=False)
+        p.add_argument("rest", nargs=argparse.REMAINDER)
+        p.set_defaults(func=_delegate(module))
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    if args.command == "topic" and args.action == "hz" and not args.duration:
+        args.duration = 5.0
+    return args.func(args)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,320 @@
+"""ZeroMQ transport: publisher, latest-value subscriber, DEALER/ROUTER request-reply."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections import Counter
+from collections.abc import Callable, Iterable
+from pathlib import Path
+from typing import Any
+
+import msgpack
+import zmq
+
+from agent.runtime.codec import DEFAULT_MAX_BYTES, decode, encode
+from agent.runtime.schema import Message, MessageError
+from agent.runtime.security import CurveClient, CurveServer, apply_client, apply_server
+
+log = logging.getLogger(__name__)
+HEARTBEAT_TOPIC = "heartbeat"
+_LOG_EVERY = 100  # after the first few, log one rejection in this many
+
+
+def context() -> zmq.Context:
+    """The process-wide ZeroMQ context."""
+    return zmq.Context.instance()
+
+
+def _prepare(endpoint: str) -> None:
+    if endpoint.startswith("ipc://"):
+        Path(endpoint[len("ipc://") :]).parent.mkdir(parents=True, exist_ok=True)
+    elif not endpoint.startswith(("tcp://", "inproc://")):
+        raise ValueError(f"endpoint {endpoint!r}: expected ipc://PATH, tcp://HOST:PORT or inproc://NAME")
+
+
+def _socket(kind: int, *, hwm: int, max_bytes: int) -> zmq.Socket:
+    sock = context().socket(kind)
+    sock.linger = 0
+    sock.sndhwm = hwm
+    sock.rcvhwm = hwm
+    sock.setsockopt(zmq.MAXMSGSIZE, max_bytes)
+    return sock
+
+
+class RejectCounter:
+    """Counts rejected inputs by reason and logs them without flooding the log."""
+
+    def __init__(self, where: str) -> None:
+        self.where = where
+        self.by_reason: Counter[str] = Counter()
+
+    @property
+    def total(self) -> int:
+        return sum(self.by_reason.values())
+
+    def reject(self, error: MessageError | str, detail: str = "") -> None:
+        reason = error.reason if isinstance(error, MessageError) else error
+        self.by_reason[reason] += 1
+        n = self.by_reason[reason]
+        if n <= 3 or n % _LOG_EVERY == 0:
+            log.warning("rejected on %s (%s, #%d): %s", self.where, reason, n, detail or error)
+
+
+class Publisher:
+    """Binds an endpoint and publishes typed messages; never blocks (PUB drops at the HWM)."""
+
+    def __init__(
+        self,
+        endpoint: str,
+        *,
+        hwm: int = 10,
+        curve: CurveServer | None = None,
+        max_bytes: int = DEFAULT_MAX_BYTES,
+    ) -> None:
+        _prepare(endpoint)
+        self.endpoint = endpoint
+        self.sock = _socket(zmq.PUB, hwm=hwm, max_bytes=max_bytes)
+        if curve is not None:
+            apply_server(self.sock, context(), curve)
+        self.sock.bind(endpoint)
+        self._seq: Counter[str] = Counter()
+
+    def publish(self, topic: str, msg: Message) -> Message:
+        """Stamp (seq per topic; times if unset), validate and send. Returns the sent message."""
+        self._seq[topic] += 1
+        msg.seq = self._seq[topic]
+        if not msg.stamp_mono:
+            msg.stamp_mono = time.monotonic()
+        if not msg.stamp_wall:
+            msg.stamp_wall = time.time()
+        self.sock.send_multipart(encode(topic, msg), copy=False, flags=zmq.NOBLOCK)
+        return msg
+
+    def close(self) -> None:
+        self.sock.close(linger=0)
+
+
+class Subscriber:
+    """Connects to publishers; decodes, validates and counts rejects; drains latest-value topics.
+
+    The heartbeat topic is always subscribed so a node sees the liveness of its upstreams.
+    """
+
+    def __init__(
+        self,
+        endpoints: Iterable[str],
+        topics: Iterable[str],
+        *,
+        latest: Iterable[str] = (),
+        hwm: int = 100,
+        curve: dict[str, CurveClient] | None = None,
+        max_bytes: int = DEFAULT_MAX_BYTES,
+        max_age: float | None = None,
+        name: str = "sub",
+    ) -> None:
+        self.endpoints = list(endpoints)
+        self.topics = set(topics) | {HEARTBEAT_TOPIC}
+        self.latest = set(latest)
+        self.max_bytes = max_bytes
+        self.max_age = max_age
+        self.rejects = RejectCounter(name)
+        self.sock = _socket(zmq.SUB, hwm=hwm, max_bytes=max_bytes)
+        for topic in self.topics:
+            self.sock.setsockopt(zmq.SUBSCRIBE, topic.encode())
+        for endpoint in self.endpoints:
+            _prepare(endpoint)
+            if curve is not None:  # options are copied at connect(): one server key per endpoint
+                if endpoint not in curve:
+                    raise ValueError(f"no CurveZMQ server key given for {endpoint}")
+                apply_client(self.sock, curve[endpoint])
+            self.sock.connect(endpoint)
+
+    def _read(self, flags: int) -> tuple[str, Message] | None:
+        frames = self.sock.recv_multipart(copy=False, flags=flags)
+        try:
+            topic, msg = decode(frames, max_bytes=self.max_bytes, max_age=self.max_age)
+        except MessageError as exc:
+            self.rejects.reject(exc)
+            return None
+        if topic not in self.topics:  # ZMQ filters by prefix; we want exact topics
+            return None
+        return topic, msg
+
+    def recv(self, timeout: float | None = None) -> tuple[str, Message] | None:
+        """Next valid message, or None when the timeout passes first (None = wait forever)."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while True:
+            remaining = None if deadline is None else max(0.0, deadline - time.monotonic())
+            if not self.sock.poll(None if remaining is None else int(remaining * 1000)):
+                return None
+            got = self._read(zmq.NOBLOCK)
+            if got is not None:
+                return got
+            if deadline is not None and time.monotonic() >= deadline:
+                return None
+
+    def drain(self) -> list[tuple[str, Message]]:
+        """Everything queued now, in order, with each latest-value topic reduced to its newest."""
+        out: list[tuple[str, Message]] = []
+        newest: dict[str, int] = {}
+        while True:
+            try:
+                got = self._read(zmq.NOBLOCK)
+            except zmq.Again:
+                break
+            if got is None:
+                continue
+            topic = got[0]
+            if topic in self.latest and topic in newest:
+                out[newest[topic]] = None  # type: ignore[call-overload]
+            newest[topic] = len(out)
+            out.append(got)
+        return [item for item in out if item is not None]
+
+    def close(self) -> None:
+        self.sock.close(linger=0)
+
+
+class RpcError(RuntimeError):
+    """The server answered with an error."""
+
+
+class RpcTimeout(TimeoutError):
+    """No reply within the timeout after all retries."""
+
+
+class RpcServer:
+    """ROUTER socket answering {method, params} requests with registered handlers."""
+
+    def __init__(
+        self,
+        endpoint: str,
+        handlers: dict[str, Callable[[dict[str, Any]], Any]],
+        *,
+        curve: CurveServer | None = None,
+        name: str = "rpc",
+    ) -> None:
+        _prepare(endpoint)
+        self.endpoint = endpoint
+        self.handlers = handlers
+        self.rejects = RejectCounter(name)
+        self.sock = _socket(zmq.ROUTER, hwm=100, max_bytes=1024 * 1024)
+        if curve is not None:
+            apply_server(self.sock, context(), curve)
+        self.sock.bind(endpoint)
+
+    def handle_pending(self) -> int:
+        """Answer every queued request without blocking; returns how many were handled."""
+        handled = 0
+        while True:
+            try:
+                frames = self.sock.recv_multipart(flags=zmq.NOBLOCK)
+            except zmq.Again:
+                return handled
+            handled += 1
+            self._handle(frames)
+
+    def _handle(self, frames: list[bytes]) -> None:
+        if len(frames) != 3 or frames[1] != b"":
+            self.rejects.reject("bad_envelope", f"{len(frames)} frames")
+            return
+        identity, _, body = frames
+        try:
+            req = msgpack.unpackb(body, raw=False)
+            if not (isinstance(req, dict) and isinstance(req.get("method"), str)):
+                raise ValueError("request must be a map with a string 'method'")
+            params = req.get("params") or {}
+            if not isinstance(params, dict):
+                raise ValueError("params must be a map")
+        except Exception as exc:  # garbage from the network: count, answer, keep serving
+            self.rejects.reject("bad_request", str(exc))
+            self._reply(identity, None, ok=False, error=f"bad request: {exc}")
+            return
+        handler = self.handlers.get(req["method"])
+        if handler is None:
+            self.rejects.reject("unknown_method", req["method"])
+            self._reply(identity, req.get("id"), ok=False, error=f"unknown method {req['method']!r}; "
+                        f"known {sorted(self.handlers)}")
+            return
+        try:
+            result = handler(params)
+        except Exception as exc:  # a failing handler answers with its error; the server lives on
+            log.exception("rpc %s failed", req["method"])
+            self._reply(identity, req.get("id"), ok=False, error=f"{type(exc).__name__}: {exc}")
+            return
+        self._reply(identity, req.get("id"), ok=True, result=result)
+
+    def _reply(self, identity: bytes, rid: Any, *, ok: bool, result: Any = None, error: str = "") -> None:
+        body = msgpack.packb({"id": rid, "ok": ok, "result": result, "error": error}, use_bin_type=True)
+        try:
+            self.sock.send_multipart([identity, b"", body], flags=zmq.NOBLOCK)
+        except zmq.Again:
+            self.rejects.reject("reply_dropped", "client queue full")
+
+    def close(self) -> None:
+        self.sock.close(linger=0)
+
+
+class RpcClient:
+    """DEALER client with timeout and retries; a fresh socket per retry so nothing stale is replayed."""
+
+    def __init__(self, endpoint: str, *, curve: CurveClient | None = None) -> None:
+        _prepare(endpoint)
+        self.endpoint = endpoint
+        self.curve = curve
+        self._next_id = 0
+        self.sock = self._open()
+
+    def _open(self) -> zmq.Socket:
+        sock = _socket(zmq.DEALER, hwm=10, max_bytes=16 * 1024 * 1024)
+        sock.setsockopt(zmq.IMMEDIATE, 1)  # queue only on live connections
+        if self.curve is not None:
+            apply_client(sock, self.curve)
+        sock.connect(self.endpoint)
+        return sock
+
+    def call(self, method: str, params: dict[str, Any] | None = None, *, timeout: float = 1.0,
+             retries: int = 2) -> Any:
+        """Result of method(params); RpcError when it failed there, RpcTimeout when nobody answered."""
+        for attempt in range(retries + 1):
+            self._next_id += 1
+            rid = self._next_id
+            body = msgpack.packb({"id": rid, "method": method, "params": params or {}}, use_bin_type=True)
+            deadline = time.monotonic() + timeout
+            if self._send(body, deadline):
+                reply = self._await(rid, deadline)
+                if reply is not None:
+                    if not reply.get("ok"):
+                        raise RpcError(f"{self.endpoint} {method}: {reply.get('error')}")
+                    return reply.get("result")
+            log.debug("rpc %s to %s: no reply (attempt %d)", method, self.endpoint, attempt + 1)
+            self.sock.close(linger=0)
+            self.sock = self._open()
+        raise RpcTimeout(f"{method} on {self.endpoint}: no reply after {retries + 1} tries of {timeout}s")
+
+    def _send(self, body: bytes, deadline: float) -> bool:
+        while True:
+            try:
+                self.sock.send_multipart([b"", body], flags=zmq.NOBLOCK)
+                return True
+            except zmq.Again:  # not connected yet
+                if time.monotonic() >= deadline:
+                    return False
+                time.sleep(0.005)
+
+    def _await(self, rid: int, deadline: float) -> dict[str, Any] | None:
+        while (remaining := deadline - time.monotonic()) > 0:
+            if not self.sock.poll(int(remaining * 1000) + 1):
+                return None
+            frames = self.sock.recv_multipart()
+            try:
+                reply = msgpack.unpackb(frames[-1], raw=False)
+            except Exception:  # a garbled reply is treated like no reply
+                continue
+            if isinstance(reply, dict) and reply.get("id") == rid:
+                return reply
+        return None
+
+    def close(self) -> None:
+        self.sock.close(linger=0)

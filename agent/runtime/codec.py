@@ -1,0 +1,153 @@
+"""Wire format: multipart [topic, msgpack header, *raw numpy frames]; zero-copy, no pickle."""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Sequence
+from typing import Any
+
+import msgpack
+import numpy as np
+
+from agent.runtime.messages import MESSAGE_TYPES
+from agent.runtime.schema import Message, MessageError
+
+MAX_HEADER_BYTES = 64 * 1024
+DEFAULT_MAX_BYTES = 32 * 1024 * 1024
+_ALLOWED_DTYPES = {"uint8", "int32", "int64", "float32", "float64", "bool"}
+_HEADER_KEYS = {"type", "v", "seq", "mono", "wall", "f", "a"}
+
+
+def encode(topic: str, msg: Message, *, validate: bool = True) -> list[Any]:
+    """Frames for one message. Array frames are the arrays' own buffers (no copy when contiguous)."""
+    if validate:
+        msg.validate()
+    arrays: list[np.ndarray] = []
+    layout: list[list[Any]] = []
+    for name, _spec in msg.array_fields():
+        value = getattr(msg, name)
+        if value is None:
+            continue
+        value = np.ascontiguousarray(value)
+        arrays.append(value)
+        layout.append([name, value.dtype.name, list(value.shape)])
+    header = {
+        "type": msg.TYPE,
+        "v": msg.VERSION,
+        "seq": msg.seq,
+        "mono": msg.stamp_mono,
+        "wall": msg.stamp_wall,
+        "f": {name: getattr(msg, name) for name, _ in msg.scalar_fields()},
+        "a": layout,
+    }
+    return [topic.encode(), msgpack.packb(header, use_bin_type=True), *arrays]
+
+
+def decode(
+    frames: Sequence[Any],
+    *,
+    max_bytes: int = DEFAULT_MAX_BYTES,
+    max_age: float | None = None,
+    now: float | None = None,
+) -> tuple[str, Message]:
+    """Topic and validated message from received frames, or MessageError with a reason code.
+
+    Frames may be bytes or zmq.Frame; numpy fields are read-only views on the frame buffers.
+    """
+    if len(frames) < 2:
+        raise MessageError("truncated", f"{len(frames)} frame(s), need topic and header")
+    bufs = [_buffer(f) for f in frames]
+    total = sum(len(b) for b in bufs)
+    if total > max_bytes:
+        raise MessageError("oversize", f"{total} bytes > limit {max_bytes}")
+    try:
+        topic = bytes(bufs[0]).decode()
+    except UnicodeDecodeError as exc:
+        raise MessageError("bad_topic", f"topic is not UTF-8 ({exc.reason})") from None
+    header = _unpack_header(bufs[1])
+    cls = MESSAGE_TYPES.get(header["type"])
+    if cls is None:
+        raise MessageError("unknown_type", f"type {header['type']!r}; known {sorted(MESSAGE_TYPES)}")
+    if header["v"] != cls.VERSION:
+        raise MessageError(
+            "bad_version", f"version {header['v']!r}, this build speaks {cls.VERSION}", msg_type=cls.TYPE
+        )
+    kwargs = _scalars(cls, header)
+    kwargs.update(_arrays(cls, header["a"], bufs[2:]))
+    msg = cls(seq=header["seq"], stamp_mono=header["mono"], stamp_wall=header["wall"], **kwargs)
+    msg.validate()
+    if max_age is not None:
+        age = (time.monotonic() if now is None else now) - msg.stamp_mono
+        if age > max_age:
+            raise MessageError("stale", f"{age * 1e3:.1f} ms old > {max_age * 1e3:.1f} ms", msg_type=cls.TYPE)
+    return topic, msg
+
+
+def _buffer(frame: Any) -> memoryview:
+    buf = getattr(frame, "buffer", None)
+    view = memoryview(frame) if buf is None else buf
+    return view if view.ndim == 1 and view.itemsize == 1 else view.cast("B")
+
+
+def _unpack_header(raw: memoryview) -> dict[str, Any]:
+    if len(raw) > MAX_HEADER_BYTES:
+        raise MessageError("oversize", f"header {len(raw)} bytes > {MAX_HEADER_BYTES}")
+    try:
+        header = msgpack.unpackb(bytes(raw), raw=False, strict_map_key=True, max_array_len=4096, max_map_len=4096)
+    except Exception as exc:  # msgpack raises several unrelated types for garbage input
+        raise MessageError("bad_header", f"not msgpack ({type(exc).__name__}: {exc})") from None
+    if not isinstance(header, dict):
+        raise MessageError("bad_header", f"header is {type(header).__name__}, expected a map")
+    if set(header) != _HEADER_KEYS:
+        raise MessageError("bad_header", f"keys {sorted(map(str, header))}, expected {sorted(_HEADER_KEYS)}")
+    if not isinstance(header["type"], str) or not isinstance(header["f"], dict):
+        raise MessageError("bad_header", "type must be a string and f a map")
+    if not isinstance(header["a"], list):
+        raise MessageError("bad_header", "a (array layout) must be a list")
+    if not isinstance(header["seq"], int) or isinstance(header["seq"], bool) or header["seq"] < 0:
+        raise MessageError("bad_header", f"seq {header['seq']!r} is not a non-negative int")
+    for key in ("mono", "wall"):
+        value = header[key]
+        if not isinstance(value, int | float) or isinstance(value, bool) or not math.isfinite(value):
+            raise MessageError("bad_header", f"stamp {key}={value!r} is not a finite number")
+    return header
+
+
+def _scalars(cls: type[Message], header: dict[str, Any]) -> dict[str, Any]:
+    fields = header["f"]
+    declared = {name for name, _ in cls.scalar_fields()}
+    unknown = set(fields) - declared
+    if unknown:
+        raise MessageError("bad_header", f"unknown fields {sorted(map(str, unknown))}", msg_type=cls.TYPE)
+    missing = declared - set(fields)
+    if missing:
+        raise MessageError("missing", f"fields {sorted(missing)} absent", msg_type=cls.TYPE)
+    return dict(fields)
+
+
+def _arrays(cls: type[Message], layout: list[Any], payload: list[memoryview]) -> dict[str, Any]:
+    specs = dict(cls.array_fields())
+    if len(layout) != len(payload):
+        raise MessageError(
+            "truncated", f"header lists {len(layout)} array frame(s), got {len(payload)}", msg_type=cls.TYPE
+        )
+    out: dict[str, Any] = {}
+    for entry, buf in zip(layout, payload, strict=True):
+        if not (isinstance(entry, list) and len(entry) == 3 and isinstance(entry[0], str)):
+            raise MessageError("bad_header", f"array layout entry {entry!r}", msg_type=cls.TYPE)
+        name, dtype, shape = entry
+        if name not in specs or name in out:
+            raise MessageError("bad_header", f"unexpected array {name!r}", msg_type=cls.TYPE, field=name)
+        if dtype not in _ALLOWED_DTYPES:
+            raise MessageError("dtype", f"dtype {dtype!r} not allowed", msg_type=cls.TYPE, field=name)
+        if not (isinstance(shape, list) and all(isinstance(s, int) and 0 <= s < 2**31 for s in shape)):
+            raise MessageError("shape", f"bad shape {shape!r}", msg_type=cls.TYPE, field=name)
+        expected = int(np.prod(shape, dtype=np.int64)) * np.dtype(dtype).itemsize
+        if expected != len(buf):
+            raise MessageError(
+                "truncated", f"frame has {len(buf)} bytes, shape {shape} {dtype} needs {expected}",
+                msg_type=cls.TYPE, field=name,
+            )
+        out[name] = np.frombuffer(buf, dtype=dtype).reshape(shape)
+    return out

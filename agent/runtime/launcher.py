@@ -1,0 +1,249 @@
+"""Starts a process graph in dependency order, supervises it, and shuts it down safely."""
+
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TextIO
+
+import yaml
+
+from agent.runtime.bus import RpcClient, RpcError, RpcTimeout, Subscriber
+from agent.runtime.graph import LaunchSpec, NodeSpec, node_config, start_order
+from agent.runtime.messages import Heartbeat
+from agent.runtime.security import CurveClient
+
+log = logging.getLogger("amibot.launch")
+POLL_S = 0.05
+
+
+@dataclass
+class Proc:
+    """A node's process and its supervision state."""
+
+    spec: NodeSpec
+    config_path: Path
+    popen: subprocess.Popen[bytes] | None = None
+    state: str = "pending"  # pending, starting, running, restarting, exited, failed, stopped
+    restarts: int = 0
+    returncode: int | None = None
+    restart_at: float = 0.0
+    ready: bool = False
+
+    def describe_exit(self) -> str:
+        rc = self.returncode
+        if rc is None:
+            return "running"
+        if rc < 0:
+            return f"killed by {signal.Signals(-rc).name}"
+        return f"exit code {rc}"
+
+
+class Launcher:
+    """Runs one LaunchSpec; `run()` returns the exit status (0 clean, 1 a required node failed)."""
+
+    def __init__(self, spec: LaunchSpec, *, out: TextIO | None = None) -> None:
+        self.spec = spec
+        self.out = out or sys.stdout
+        self.run_dir = Path(spec.run_dir)
+        self._owns_run_dir = not self.run_dir.exists()
+        self.procs = {n.name: Proc(n, self.run_dir / f"{n.name}.yaml") for n in spec.nodes}
+        self.order = [self.procs[n.name] for n in start_order(spec)]
+        self._interrupted = threading.Event()
+        self._print_lock = threading.Lock()
+        self._pumps: list[threading.Thread] = []
+        self.heartbeats = self._heartbeat_subscriber()
+
+    # ----- setup --------------------------------------------------------------------------
+    def _heartbeat_subscriber(self) -> Subscriber:
+        endpoints = [n.publish for n in self.spec.nodes]
+        curve = None
+        if self.spec.security.get("keys_dir"):
+            keys = Path(self.spec.security["keys_dir"])
+            curve = {
+                n.publish: CurveClient(keys / "launcher.key_secret", keys / f"{n.name}.key") for n in self.spec.nodes
+            }
+        return Subscriber(endpoints, [], curve=curve, name="launcher.heartbeats")
+
+    def _write_configs(self) -> None:
+        self.run_dir.mkdir(parents=True, exist_ok=True)
+        for proc in self.procs.values():
+            cfg = node_config(self.spec, proc.spec, source=f"launch {self.spec.name}")
+            proc.config_path.write_text(yaml.safe_dump(cfg, sort_keys=False))
+
+    def _say(self, line: str, prefix: str = "launch") -> None:
+        with self._print_lock:
+            self.out.write(f"{prefix:>10} | {line}\n")
+            self.out.flush()
+
+    # ----- processes ----------------------------------------------------------------------
+    def _start(self, proc: Proc) -> None:
+        env = dict(os.environ, AMIBOT_LAUNCHER_PID=str(os.getpid()), PYTHONUNBUFFERED="1", AMIBOT_LAUNCHED="1")
+        cmd = [sys.executable, "-m", proc.spec.module, "--config", str(proc.config_path)]
+        proc.popen = subprocess.Popen(  # own session: a terminal Ctrl-C reaches only the launcher
+            cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=env,
+            start_new_session=True,
+        )
+        proc.state, proc.ready, proc.returncode = "starting", False, None
+        pump = threading.Thread(target=self._pump, args=(proc.spec.name, proc.popen), daemon=True)
+        pump.start()
+        self._pumps.append(pump)
+        self._say(f"started {proc.spec.name} (pid {proc.popen.pid}): python -m {proc.spec.module}")
+
+    def _pump(self, name: str, popen: subprocess.Popen[bytes]) -> None:
+        assert popen.stdout is not None
+        for raw in iter(popen.stdout.readline, b""):
+            self._say(raw.decode(errors="replace").rstrip(), prefix=name)
+
+    def _read_heartbeats(self) -> None:
+        for _, msg in self.heartbeats.drain():
+            if isinstance(msg, Heartbeat) and msg.node in self.procs:
+                proc = self.procs[msg.node]
+                if proc.popen is not None and msg.pid == proc.popen.pid and msg.ready:
+                    proc.ready = True
+
+    def _wait_ready(self, proc: Proc) -> bool:
+        deadline = time.monotonic() + proc.spec.ready_timeout_s
+        while time.monotonic() < deadline and not self._interrupted.is_set():
+            self._read_heartbeats()
+            if proc.ready:
+                proc.state = "running"
+                self._say(f"{proc.spec.name} ready")
+                return True
+            if self._reap_any():
+                return False
+            time.sleep(POLL_S)
+        if not self._interrupted.is_set():
+            self._say(f"{proc.spec.name} not ready within {proc.spec.ready_timeout_s:.0f}s")
+            proc.state = "failed"
+        return False
+
+    def _reap_any(self) -> bool:
+        """Update exited processes; True if one that must not die has died."""
+        fatal = False
+        for proc in self.procs.values():
+            if proc.popen is None or proc.state in ("exited", "failed", "stopped", "restarting"):
+                continue
+            rc = proc.popen.poll()
+            if rc is None:
+                continue
+            proc.returncode = rc
+            self._say(f"{proc.spec.name} exited ({proc.describe_exit()})")
+            if proc.spec.required:
+                proc.state = "exited" if rc == 0 else "failed"
+                fatal = True
+            elif self._should_restart(proc, rc):
+                proc.state = "restarting"
+                proc.restart_at = time.monotonic() + proc.spec.restart.backoff_s * (2**proc.restarts)
+            else:
+                proc.state = "exited" if rc == 0 else "failed"
+        return fatal
+
+    def _should_restart(self, proc: Proc, rc: int) -> bool:
+        policy = proc.spec.restart
+        wanted = policy.policy == "always" or (policy.policy == "on-failure" and rc != 0)
+        if wanted and proc.restarts >= policy.max_restarts:
+            self._say(f"{proc.spec.name}: gave up after {proc.restarts} restart(s)")
+            return False
+        return wanted
+
+    def _restart_due(self) -> None:
+        now = time.monotonic()
+        for proc in self.procs.values():
+            if proc.state == "restarting" and now >= proc.restart_at:
+                proc.restarts += 1
+                self._say(f"restarting {proc.spec.name} ({proc.restarts}/{proc.spec.restart.max_restarts})")
+                self._start(proc)
+
+    # ----- main loop ----------------------------------------------------------------------
+    def run(self) -> int:
+        """Start, supervise, shut down. 0: clean (Ctrl-C or a required node finished), 1: failure."""
+        handlers = {s: signal.signal(s, lambda *_: self._interrupted.set()) for s in (signal.SIGINT, signal.SIGTERM)}
+        failed = True
+        try:
+            self._write_configs()
+            failed = not self._start_all() or self._supervise()
+        finally:
+            self._shutdown()
+            for sig, old in handlers.items():
+                signal.signal(sig, old)
+        interrupted = self._interrupted.is_set()
+        status = 0 if interrupted or not failed else 1
+        self._summary(status, interrupted)
+        return status
+
+    def _start_all(self) -> bool:
+        for proc in self.order:
+            self._start(proc)
+            if not self._wait_ready(proc):
+                return self._interrupted.is_set()
+        self._say(f"graph '{self.spec.name}' up: {', '.join(p.spec.name for p in self.order)}")
+        return True
+
+    def _supervise(self) -> bool:
+        """Loop until interrupted or a required node exits; True if that exit was a failure."""
+        while not self._interrupted.is_set():
+            self._read_heartbeats()
+            if self._reap_any():
+                return any(p.state == "failed" and p.spec.required for p in self.procs.values())
+            self._restart_due()
+            time.sleep(POLL_S)
+        return False
+
+    def _shutdown(self) -> None:
+        self._stop_backends()
+        for proc in reversed(self.order):
+            self._terminate(proc)
+        for pump in self._pumps:
+            pump.join(timeout=1.0)
+        self.heartbeats.close()
+        if self._owns_run_dir:  # only what we created; sockets of SIGKILLed nodes included
+            shutil.rmtree(self.run_dir, ignore_errors=True)
+
+    def _stop_backends(self) -> None:
+        for proc in self.order:
+            if proc.spec.role != "backend" or proc.popen is None or proc.popen.poll() is not None:
+                continue
+            if not proc.spec.rpc:
+                self._say(f"{proc.spec.name}: backend has no rpc endpoint; relying on its deadman")
+                continue
+            client = RpcClient(proc.spec.rpc)
+            try:
+                client.call("stop", timeout=0.5, retries=1)
+                self._say(f"{proc.spec.name}: robot commanded to stop")
+            except (RpcError, RpcTimeout) as exc:
+                self._say(f"{proc.spec.name}: stop command failed ({exc}); relying on its deadman")
+            finally:
+                client.close()
+
+    def _terminate(self, proc: Proc) -> None:
+        popen = proc.popen
+        if popen is None:
+            return
+        if popen.poll() is None:
+            popen.send_signal(signal.SIGTERM)
+            try:
+                popen.wait(timeout=proc.spec.stop_timeout_s)
+            except subprocess.TimeoutExpired:
+                self._say(f"{proc.spec.name} ignored SIGTERM for {proc.spec.stop_timeout_s}s; SIGKILL")
+                popen.kill()
+                popen.wait()
+            if proc.state not in ("failed", "exited"):
+                proc.state = "stopped"
+        if proc.returncode is None:
+            proc.returncode = popen.returncode
+
+    def _summary(self, status: int, interrupted: bool) -> None:
+        why = "interrupted" if interrupted else ("failed" if status else "finished")
+        self._say(f"graph '{self.spec.name}' {why}; exit status {status}")
+        for proc in self.order:
+            restarts = f", {proc.restarts} restart(s)" if proc.restarts else ""
+            self._say(f"  {proc.spec.name:<14} {proc.state:<9} {proc.describe_exit()}{restarts}")

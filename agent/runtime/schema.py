@@ -1,0 +1,161 @@
+"""Field specs and generic validation for typed message dataclasses."""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+import numpy as np
+
+
+class MessageError(ValueError):
+    """A message failed to decode or validate; `reason` is a short code used for counters."""
+
+    def __init__(self, reason: str, detail: str, *, msg_type: str = "?", field: str = "") -> None:
+        self.reason = reason
+        self.msg_type = msg_type
+        self.field = field
+        where = f"{msg_type}.{field}" if field else msg_type
+        super().__init__(f"{reason}: {where}: {detail}")
+
+
+@dataclass(frozen=True)
+class ArraySpec:
+    """Declared dtype/shape/limits of a numpy field. None in shape means any size."""
+
+    dtype: str
+    shape: tuple[int | None, ...]
+    low: float | None = None
+    high: float | None = None
+    optional: bool = False
+    max_elems: int = 16_000_000
+
+
+@dataclass(frozen=True)
+class ScalarSpec:
+    """Declared type and range of a scalar (header) field."""
+
+    kind: type
+    low: float | None = None
+    high: float | None = None
+    choices: tuple[str, ...] | None = None
+
+
+def array(
+    dtype: str,
+    shape: tuple[int | None, ...],
+    low: float | None = None,
+    high: float | None = None,
+    *,
+    optional: bool = False,
+) -> Any:
+    """Declare a numpy payload field."""
+    spec = ArraySpec(dtype, shape, low, high, optional)
+    return dataclasses.field(default=None, metadata={"array": spec})
+
+
+def scalar(
+    kind: type,
+    default: Any,
+    low: float | None = None,
+    high: float | None = None,
+    *,
+    choices: tuple[str, ...] | None = None,
+) -> Any:
+    """Declare a scalar header field with an optional range or choice set."""
+    spec = ScalarSpec(kind, low, high, choices)
+    if isinstance(default, dict):
+        return dataclasses.field(default_factory=dict, metadata={"scalar": spec})
+    return dataclasses.field(default=default, metadata={"scalar": spec})
+
+
+@dataclass(kw_only=True)
+class Message:
+    """Base of every bus message: type name, schema version, sequence number and stamps."""
+
+    TYPE: ClassVar[str] = "message"
+    VERSION: ClassVar[int] = 1
+
+    seq: int = 0
+    stamp_mono: float = 0.0
+    stamp_wall: float = 0.0
+
+    @classmethod
+    def array_fields(cls) -> list[tuple[str, ArraySpec]]:
+        return [(f.name, f.metadata["array"]) for f in dataclasses.fields(cls) if "array" in f.metadata]
+
+    @classmethod
+    def scalar_fields(cls) -> list[tuple[str, ScalarSpec]]:
+        return [
+            (f.name, f.metadata["scalar"]) for f in dataclasses.fields(cls) if "scalar" in f.metadata
+        ]
+
+    def validate(self) -> None:
+        """Check every declared field; raise MessageError naming the first bad one."""
+        for name, spec in self.array_fields():
+            _check_array(self.TYPE, name, spec, getattr(self, name))
+        for name, spec in self.scalar_fields():
+            _check_scalar(self.TYPE, name, spec, getattr(self, name))
+        self.check()
+
+    def check(self) -> None:
+        """Cross-field checks of a message type; override where needed."""
+
+
+def _fail(msg_type: str, name: str, reason: str, detail: str) -> MessageError:
+    return MessageError(reason, detail, msg_type=msg_type, field=name)
+
+
+def _check_array(msg_type: str, name: str, spec: ArraySpec, value: Any) -> None:
+    if value is None:
+        if spec.optional:
+            return
+        raise _fail(msg_type, name, "missing", "required array is absent")
+    if not isinstance(value, np.ndarray):
+        raise _fail(msg_type, name, "dtype", f"expected numpy array, got {type(value).__name__}")
+    if value.dtype != np.dtype(spec.dtype):
+        raise _fail(msg_type, name, "dtype", f"expected {spec.dtype}, got {value.dtype}")
+    if value.ndim != len(spec.shape) or any(
+        want is not None and want != got for want, got in zip(spec.shape, value.shape, strict=False)
+    ):
+        want = tuple("*" if s is None else s for s in spec.shape)
+        raise _fail(msg_type, name, "shape", f"expected {want}, got {value.shape}")
+    if value.size > spec.max_elems:
+        raise _fail(msg_type, name, "oversize", f"{value.size} elements > {spec.max_elems}")
+    if value.dtype.kind == "f" and not np.isfinite(value).all():
+        raise _fail(msg_type, name, "nonfinite", "contains NaN or inf")
+    if value.size and spec.low is not None and value.min() < spec.low:
+        raise _fail(msg_type, name, "range", f"min {value.min():.6g} < {spec.low}")
+    if value.size and spec.high is not None and value.max() > spec.high:
+        raise _fail(msg_type, name, "range", f"max {value.max():.6g} > {spec.high}")
+
+
+def _check_scalar(msg_type: str, name: str, spec: ScalarSpec, value: Any) -> None:
+    kind = spec.kind
+    if kind is float and isinstance(value, int) and not isinstance(value, bool):
+        value = float(value)
+    ok = isinstance(value, kind) and not (kind in (int, float) and isinstance(value, bool))
+    if not ok:
+        raise _fail(msg_type, name, "type", f"expected {kind.__name__}, got {type(value).__name__}")
+    if kind is float and not math.isfinite(value):
+        raise _fail(msg_type, name, "nonfinite", f"{value}")
+    if kind is dict:
+        _check_mapping(msg_type, name, value)
+    if spec.choices is not None and value not in spec.choices:
+        raise _fail(msg_type, name, "range", f"{value!r} not one of {spec.choices}")
+    if spec.low is not None and value < spec.low:
+        raise _fail(msg_type, name, "range", f"{value} < {spec.low}")
+    if spec.high is not None and value > spec.high:
+        raise _fail(msg_type, name, "range", f"{value} > {spec.high}")
+
+
+def _check_mapping(msg_type: str, name: str, value: dict) -> None:
+    for key, item in value.items():
+        if not isinstance(key, str):
+            raise _fail(msg_type, name, "type", f"key {key!r} is not a string")
+        if isinstance(item, float) and not math.isfinite(item):
+            raise _fail(msg_type, name, "nonfinite", f"[{key}] = {item}")
+        if not isinstance(item, str | int | float | bool):
+            raise _fail(msg_type, name, "type", f"[{key}] has type {type(item).__name__}")

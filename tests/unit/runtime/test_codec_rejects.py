@@ -1,0 +1,118 @@
+"""Each class of malformed frame is rejected with a MessageError whose reason and text say what and where."""
+
+from __future__ import annotations
+
+import time
+
+import msgpack
+import numpy as np
+import pytest
+
+from agent.runtime.codec import decode, encode
+from agent.runtime.messages import Command, Observation
+from agent.runtime.schema import MessageError
+
+
+def command(**kw) -> Command:
+    args = dict(base_vel=np.array([0.1, 0.0, 0.2]), arm=np.zeros(5), gripper=0.5, valid_until=1.0, source="t")
+    args.update(kw)
+    return Command(**args)
+
+
+def frames_of(msg, topic: str = "cmd") -> list[bytes]:
+    return [f if isinstance(f, bytes) else f.tobytes() for f in encode(topic, msg, validate=False)]
+
+
+def header_of(frames: list[bytes]) -> dict:
+    return msgpack.unpackb(frames[1], raw=False)
+
+
+def with_header(frames: list[bytes], **changes) -> list[bytes]:
+    header = header_of(frames)
+    header.update(changes)
+    return [frames[0], msgpack.packb(header), *frames[2:]]
+
+
+def rejects(frames, reason: str, *words: str, **kw) -> MessageError:
+    with pytest.raises(MessageError) as info:
+        decode(frames, **kw)
+    assert info.value.reason == reason, str(info.value)
+    for word in words:
+        assert word in str(info.value)
+    return info.value
+
+
+def test_truncated_multipart() -> None:
+    rejects(frames_of(command())[:1], "truncated", "frame")
+    rejects(frames_of(command())[:3], "truncated", "command", "2 array frame(s), got 1")
+
+
+def test_truncated_payload_frame() -> None:
+    frames = frames_of(command())
+    frames[2] = frames[2][:-3]
+    rejects(frames, "truncated", "command.base_vel", "needs 24")
+
+
+def test_bad_msgpack_and_bad_header_shape() -> None:
+    frames = frames_of(command())
+    rejects([frames[0], b"\xc1\xff garbage", *frames[2:]], "bad_header", "msgpack")
+    rejects([frames[0], msgpack.packb([1, 2]), *frames[2:]], "bad_header", "map")
+    rejects(with_header(frames, seq=-4), "bad_header", "seq")
+    rejects(with_header(frames, mono=float("nan")), "bad_header", "mono")
+
+
+def test_unknown_type_and_version() -> None:
+    frames = frames_of(command())
+    rejects(with_header(frames, type="teleport"), "unknown_type", "teleport")
+    rejects(with_header(frames, v=99), "bad_version", "99", "command")
+
+
+def test_wrong_dtype_and_shape() -> None:
+    rejects(frames_of(command(base_vel=np.zeros(3, np.float32))), "dtype", "command.base_vel", "float64")
+    rejects(frames_of(command(base_vel=np.zeros(4))), "shape", "command.base_vel", "(3,)")
+    frames = frames_of(command())
+    header = header_of(frames)
+    header["a"][0][1] = "object"
+    rejects([frames[0], msgpack.packb(header), *frames[2:]], "dtype", "not allowed")
+
+
+def test_nan_inf_and_range() -> None:
+    rejects(frames_of(command(base_vel=np.array([np.nan, 0, 0]))), "nonfinite", "command.base_vel")
+    rejects(frames_of(command(arm=np.array([0, 0, np.inf, 0, 0]))), "nonfinite", "command.arm")
+    rejects(frames_of(command(base_vel=np.array([50.0, 0, 0]))), "range", "command.base_vel")
+    rejects(frames_of(command(gripper=1.5)), "range", "command.gripper")
+    rejects(frames_of(command(gripper=float("nan"))), "nonfinite", "command.gripper")
+    rejects(frames_of(command(source=3)), "type", "command.source")
+
+
+def test_unknown_and_missing_scalar_fields() -> None:
+    frames = frames_of(command())
+    rejects(with_header(frames, f={**header_of(frames)["f"], "speed": 9}), "bad_header", "speed")
+    fields = header_of(frames)["f"]
+    del fields["gripper"]
+    rejects(with_header(frames, f=fields), "missing", "gripper")
+
+
+def test_oversize() -> None:
+    obs = Observation(head=np.zeros((512, 512, 3), np.uint8), base_pose=np.zeros(3), base_vel=np.zeros(3),
+                      arm=np.zeros(5), arm_vel=np.zeros(5))
+    rejects(frames_of(obs), "oversize", "bytes > limit", max_bytes=100_000)
+    rejects(frames_of(obs)[:1] + [b"\x80" * 70_000], "oversize", "header")
+
+
+def test_stale() -> None:
+    msg = command()
+    msg.stamp_mono = time.monotonic() - 1.0
+    rejects(frames_of(msg), "stale", "ms old", max_age=0.1)
+
+
+def test_non_utf8_topic() -> None:
+    frames = frames_of(command())
+    rejects([b"\xff\xfe", *frames[1:]], "bad_topic")
+
+
+def test_valid_message_passes_with_all_checks_on() -> None:
+    msg = command()
+    msg.stamp_mono = time.monotonic()
+    topic, out = decode(frames_of(msg), max_age=1.0)
+    assert topic == "cmd" and isinstance(out, Command) and out.gripper == 0.5
