@@ -34,11 +34,16 @@ def _prepare(endpoint: str) -> None:
 
 
 def _socket(kind: int, *, hwm: int, max_bytes: int) -> zmq.Socket:
+    """A socket with LINGER=0, small HWMs and a hard inbound size cap.
+
+    The cap is twice the codec's limit: the codec counts an oversize message as a reject, and only
+    a frame beyond the cap makes ZeroMQ drop the sending peer's connection (memory protection).
+    """
     sock = context().socket(kind)
     sock.linger = 0
     sock.sndhwm = hwm
     sock.rcvhwm = hwm
-    sock.setsockopt(zmq.MAXMSGSIZE, max_bytes)
+    sock.setsockopt(zmq.MAXMSGSIZE, 2 * max_bytes)
     return sock
 
 
@@ -68,7 +73,7 @@ class Publisher:
         self,
         endpoint: str,
         *,
-        hwm: int = 10,
+        hwm: int = 100,
         curve: CurveServer | None = None,
         max_bytes: int = DEFAULT_MAX_BYTES,
     ) -> None:

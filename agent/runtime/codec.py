@@ -15,7 +15,9 @@ from agent.runtime.schema import Message, MessageError
 
 MAX_HEADER_BYTES = 64 * 1024
 DEFAULT_MAX_BYTES = 32 * 1024 * 1024
-_ALLOWED_DTYPES = {"uint8", "int32", "int64", "float32", "float64", "bool"}
+_WIRE_DTYPES = ("uint8", "int32", "int64", "float32", "float64", "bool")
+_ITEMSIZE = {name: np.dtype(name).itemsize for name in _WIRE_DTYPES}
+_NAME = {np.dtype(name): name for name in _WIRE_DTYPES}  # dtype.name is slow on the hot path
 _HEADER_KEYS = {"type", "v", "seq", "mono", "wall", "f", "a"}
 
 
@@ -31,7 +33,7 @@ def encode(topic: str, msg: Message, *, validate: bool = True) -> list[Any]:
             continue
         value = np.ascontiguousarray(value)
         arrays.append(value)
-        layout.append([name, value.dtype.name, list(value.shape)])
+        layout.append([name, _NAME.get(value.dtype, str(value.dtype)), list(value.shape)])
     header = {
         "type": msg.TYPE,
         "v": msg.VERSION,
@@ -139,11 +141,11 @@ def _arrays(cls: type[Message], layout: list[Any], payload: list[memoryview]) ->
         name, dtype, shape = entry
         if name not in specs or name in out:
             raise MessageError("bad_header", f"unexpected array {name!r}", msg_type=cls.TYPE, field=name)
-        if dtype not in _ALLOWED_DTYPES:
+        if dtype not in _ITEMSIZE:
             raise MessageError("dtype", f"dtype {dtype!r} not allowed", msg_type=cls.TYPE, field=name)
         if not (isinstance(shape, list) and all(isinstance(s, int) and 0 <= s < 2**31 for s in shape)):
             raise MessageError("shape", f"bad shape {shape!r}", msg_type=cls.TYPE, field=name)
-        expected = int(np.prod(shape, dtype=np.int64)) * np.dtype(dtype).itemsize
+        expected = math.prod(shape) * _ITEMSIZE[dtype]
         if expected != len(buf):
             raise MessageError(
                 "truncated", f"frame has {len(buf)} bytes, shape {shape} {dtype} needs {expected}",

@@ -13,7 +13,7 @@ import numpy as np
 class MessageError(ValueError):
     """A message failed to decode or validate; `reason` is a short code used for counters."""
 
-    def __init__(self, reason: str, detail: str, *, msg_type: str = "?", field: str = "") -> None:
+    def __init__(self, reason: str, detail: str, *, msg_type: str = "frame", field: str = "") -> None:
         self.reason = reason
         self.msg_type = msg_type
         self.field = field
@@ -31,6 +31,10 @@ class ArraySpec:
     high: float | None = None
     optional: bool = False
     max_elems: int = 16_000_000
+    np_dtype: np.dtype = dataclasses.field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "np_dtype", np.dtype(self.dtype))
 
 
 @dataclass(frozen=True)
@@ -84,13 +88,11 @@ class Message:
 
     @classmethod
     def array_fields(cls) -> list[tuple[str, ArraySpec]]:
-        return [(f.name, f.metadata["array"]) for f in dataclasses.fields(cls) if "array" in f.metadata]
+        return _specs(cls)[0]
 
     @classmethod
     def scalar_fields(cls) -> list[tuple[str, ScalarSpec]]:
-        return [
-            (f.name, f.metadata["scalar"]) for f in dataclasses.fields(cls) if "scalar" in f.metadata
-        ]
+        return _specs(cls)[1]
 
     def validate(self) -> None:
         """Check every declared field; raise MessageError naming the first bad one."""
@@ -104,6 +106,23 @@ class Message:
         """Cross-field checks of a message type; override where needed."""
 
 
+_SPEC_CACHE: dict[type, tuple[list[tuple[str, ArraySpec]], list[tuple[str, ScalarSpec]]]] = {}
+_SMALL = 64  # arrays up to this size are checked in plain Python (numpy call overhead dominates)
+
+
+def _specs(cls: type) -> tuple[list[tuple[str, ArraySpec]], list[tuple[str, ScalarSpec]]]:
+    """Declared array and scalar fields of a message class, computed once per class."""
+    found = _SPEC_CACHE.get(cls)
+    if found is None:
+        fields = dataclasses.fields(cls)
+        found = (
+            [(f.name, f.metadata["array"]) for f in fields if "array" in f.metadata],
+            [(f.name, f.metadata["scalar"]) for f in fields if "scalar" in f.metadata],
+        )
+        _SPEC_CACHE[cls] = found
+    return found
+
+
 def _fail(msg_type: str, name: str, reason: str, detail: str) -> MessageError:
     return MessageError(reason, detail, msg_type=msg_type, field=name)
 
@@ -115,7 +134,7 @@ def _check_array(msg_type: str, name: str, spec: ArraySpec, value: Any) -> None:
         raise _fail(msg_type, name, "missing", "required array is absent")
     if not isinstance(value, np.ndarray):
         raise _fail(msg_type, name, "dtype", f"expected numpy array, got {type(value).__name__}")
-    if value.dtype != np.dtype(spec.dtype):
+    if value.dtype != spec.np_dtype:
         raise _fail(msg_type, name, "dtype", f"expected {spec.dtype}, got {value.dtype}")
     if value.ndim != len(spec.shape) or any(
         want is not None and want != got for want, got in zip(spec.shape, value.shape, strict=False)
@@ -124,12 +143,21 @@ def _check_array(msg_type: str, name: str, spec: ArraySpec, value: Any) -> None:
         raise _fail(msg_type, name, "shape", f"expected {want}, got {value.shape}")
     if value.size > spec.max_elems:
         raise _fail(msg_type, name, "oversize", f"{value.size} elements > {spec.max_elems}")
-    if value.dtype.kind == "f" and not np.isfinite(value).all():
-        raise _fail(msg_type, name, "nonfinite", "contains NaN or inf")
-    if value.size and spec.low is not None and value.min() < spec.low:
-        raise _fail(msg_type, name, "range", f"min {value.min():.6g} < {spec.low}")
-    if value.size and spec.high is not None and value.max() > spec.high:
-        raise _fail(msg_type, name, "range", f"max {value.max():.6g} > {spec.high}")
+    if not value.size or (value.dtype.kind != "f" and spec.low is None and spec.high is None):
+        return
+    if value.size <= _SMALL:
+        items = value.ravel().tolist()
+        if value.dtype.kind == "f" and not all(map(math.isfinite, items)):
+            raise _fail(msg_type, name, "nonfinite", "contains NaN or inf")
+        low, high = min(items), max(items)
+    else:
+        low, high = float(np.minimum.reduce(value, axis=None)), float(np.maximum.reduce(value, axis=None))
+        if not (math.isfinite(low) and math.isfinite(high)):  # NaN and inf propagate into min/max
+            raise _fail(msg_type, name, "nonfinite", "contains NaN or inf")
+    if spec.low is not None and low < spec.low:
+        raise _fail(msg_type, name, "range", f"min {low:.6g} < {spec.low}")
+    if spec.high is not None and high > spec.high:
+        raise _fail(msg_type, name, "range", f"max {high:.6g} > {spec.high}")
 
 
 def _check_scalar(msg_type: str, name: str, spec: ScalarSpec, value: Any) -> None:
