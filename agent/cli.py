@@ -141,7 +141,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     for name, module, help_text in (
         ("sim", "sim.run_episode", "run one sim episode with the scripted expert"),
-        ("train", "agent.perception.train", "train a model: amibot train encoder --data DIR ..."),
+        ("train", "agent.train_cli", "train a model: amibot train encoder --data DIR ..."),
+        ("estop", "agent.safety.estop_cli", "trip, show or reset the latched e-stop"),
+        ("safety", "agent.safety.report", "show safety interventions by reason"),
+        ("teleop", "agent.teleop.cli", "drive by hand and record episodes"),
+        ("record", "agent.data.record_cli", "generate demonstrations with the sim expert"),
+        ("dataset", "agent.data.dataset_cli", "info | replay | validate a recorded dataset"),
     ):
         p = sub.add_parser(name, help=help_text, add_help=False)
         p.add_argument("rest", nargs=argparse.REMAINDER)

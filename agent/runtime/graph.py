@@ -5,6 +5,7 @@ from __future__ import annotations
 import importlib
 import importlib.util
 import os
+import re
 import socket
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -170,9 +171,31 @@ def node_config(spec: LaunchSpec, node: NodeSpec, *, source: str) -> dict[str, A
     }
     if spec.security:
         wiring["security"] = spec.security
-    merged = merge(merge(data, node.params), wiring)
+    merged = merge(merge(data, _substitute(spec, node.params, source)), wiring)
     from_dict(cls.config_cls, merged, source=f"{source}: node '{node.name}'")
     return merged
+
+
+_REF = re.compile(r"\{(\w+)\.(rpc|publish)\}")
+
+
+def _substitute(spec: LaunchSpec, value: Any, source: str) -> Any:
+    """Replace '{NODE.rpc}' / '{NODE.publish}' in string params with that node's endpoint."""
+    if isinstance(value, dict):
+        return {k: _substitute(spec, v, source) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_substitute(spec, v, source) for v in value]
+    if not isinstance(value, str):
+        return value
+    nodes = {n.name: n for n in spec.nodes}
+
+    def endpoint(m: re.Match[str]) -> str:
+        node = nodes.get(m.group(1))
+        if node is None or not getattr(node, m.group(2)):
+            raise ConfigError(f"{source}: '{m.group(0)}' names no node with a {m.group(2)} endpoint")
+        return getattr(node, m.group(2))
+
+    return _REF.sub(endpoint, value)
 
 
 def start_order(spec: LaunchSpec) -> list[NodeSpec]:

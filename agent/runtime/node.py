@@ -198,7 +198,9 @@ class Node:
             handler(msg)
         except Exception:
             self.counters["handler_error"] += 1
-            self.log.exception("handler for %s failed; node keeps running", topic)
+            if self.counters["handler_error"] <= 3 or self.counters["handler_error"] % 100 == 0:
+                self.log.exception("handler for %s failed (#%d); node keeps running", topic,
+                                   self.counters["handler_error"])
 
     def spin_once(self, timeout: float) -> None:
         """Wait up to timeout for input, then handle inputs, RPCs and due timers."""

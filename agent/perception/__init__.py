@@ -1,0 +1,1 @@
+"""V-JEPA video encoder: model, tube masking, training and collapse watch."""

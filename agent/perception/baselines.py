@@ -1,0 +1,24 @@
+"""Pixel baselines for the linear probe: PCA of raw clips to the encoder's dimension."""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor
+
+from agent.perception.collapse import ProbeSet, episode_probe_r2
+
+
+def pca_fit(x: Tensor, dim: int) -> tuple[Tensor, Tensor]:
+    """Mean [P] and top-`dim` principal directions [P, dim] of rows x [M, P]."""
+    x = x.double()
+    mean = x.mean(0)
+    _, _, vh = torch.linalg.svd(x - mean, full_matrices=False)  # vh [min(M, P), P]
+    return mean, vh[:dim].T
+
+
+def pca_probe_r2(probe: ProbeSet, dim: int) -> float:
+    """Probe R2 of state from PCA-of-pixels features, PCA fitted on the training episodes only."""
+    train, _ = probe.split()
+    pixels = probe.clips.flatten(1)  # [M, T*3*H*W]
+    mean, comps = pca_fit(pixels[train], dim)
+    return episode_probe_r2((pixels.double() - mean) @ comps, probe)  # features [M, dim]

@@ -1,0 +1,116 @@
+"""Collapse watch for the encoder: embedding spread, effective rank and a linear probe of state."""
+
+from __future__ import annotations
+
+import logging
+import math
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+from torch.utils.data import Dataset
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class ProbeSet:
+    """Clips with their privileged state and episode ids, held in memory for repeated probing."""
+
+    clips: Tensor  # [M, T, 3, H, W]
+    state: Tensor  # [M, S]
+    episode: Tensor  # [M]
+
+    @classmethod
+    def from_dataset(cls, data: Dataset, count: int) -> ProbeSet:
+        """`count` clips evenly spread over the dataset (so over its episodes)."""
+        n = len(data)
+        idx = torch.linspace(0, n - 1, min(count, n)).round().long().unique()
+        items = [data[int(i)] for i in idx]
+        return cls(
+            clips=torch.stack([it["clip"] for it in items]),
+            state=torch.stack([it["state"] for it in items]).float(),
+            episode=torch.tensor([int(it["episode"]) for it in items]),
+        )
+
+    def split(self, holdout: float = 0.25) -> tuple[Tensor, Tensor]:
+        """Boolean (train, test) row masks; the last `holdout` of episodes are held out."""
+        return split_episodes(self.episode, holdout)
+
+
+def split_episodes(episode: Tensor, holdout: float = 0.25) -> tuple[Tensor, Tensor]:
+    """Boolean (train, test) masks over rows with episode ids [M]; the last episodes are test."""
+    eps = episode.unique()  # sorted
+    if len(eps) < 2:
+        raise ValueError("the probe needs clips from at least 2 episodes")
+    n_test = max(1, math.ceil(holdout * len(eps)))
+    test = torch.isin(episode, eps[-n_test:])
+    return ~test, test
+
+
+def embedding_std(z: Tensor) -> float:
+    """Mean per-dimension std of l2-normalised embeddings z [M, D], times sqrt(D); 0 = collapse."""
+    return float((F.normalize(z.double(), dim=1).std(0) * math.sqrt(z.shape[1])).mean())
+
+
+def effective_rank(z: Tensor, eps: float = 1e-12) -> float:
+    """RankMe of centred embeddings z [M, D]: exp(entropy of normalised singular values)."""
+    s = torch.linalg.svdvals(z.double() - z.double().mean(0))
+    p = s / (s.sum() + eps)
+    return float(torch.exp(-(p * torch.log(p + eps)).sum()))
+
+
+def probe_r2(
+    x_train: Tensor, y_train: Tensor, x_test: Tensor, y_test: Tensor, alpha: float = 1.0
+) -> float:
+    """Closed-form ridge regression x -> y on standardised features; mean R2 on the test rows."""
+    x_train, y_train, x_test, y_test = (t.double() for t in (x_train, y_train, x_test, y_test))
+    mu, sd = x_train.mean(0), x_train.std(0) + 1e-6
+    a, b = (x_train - mu) / sd, (x_test - mu) / sd  # [Mtr, D], [Mte, D]
+    y_mean = y_train.mean(0)
+    gram = a.T @ a + alpha * torch.eye(a.shape[1], dtype=a.dtype)  # [D, D]
+    w = torch.linalg.solve(gram, a.T @ (y_train - y_mean))  # [D, S]
+    pred = b @ w + y_mean  # [Mte, S]
+    ss_res = ((pred - y_test) ** 2).sum(0)
+    ss_tot = ((y_test - y_test.mean(0)) ** 2).sum(0).clamp_min(1e-12)
+    return float((1 - ss_res / ss_tot).mean())
+
+
+ALPHAS = (0.01, 0.1, 1.0, 10.0, 100.0, 1000.0)
+
+
+def episode_probe_r2(x: Tensor, probe: ProbeSet) -> float:
+    """Held-out-episode probe R2 of features x [M, F]; ridge alpha picked on held-out
+    training episodes (never on the test episodes)."""
+    train, test = probe.split()
+    x_tr, y_tr = x[train], probe.state[train]
+    if len(probe.episode[train].unique()) >= 2:
+        fit, val = split_episodes(probe.episode[train])
+        alpha = max(ALPHAS, key=lambda a: probe_r2(x_tr[fit], y_tr[fit], x_tr[val], y_tr[val], a))
+    else:
+        alpha = 1.0
+    return probe_r2(x_tr, y_tr, x[test], probe.state[test], alpha)
+
+
+def collapse_report(z: Tensor, probe: ProbeSet) -> dict[str, float]:
+    """std, effective rank and held-out-episode probe R2 of embeddings z [M, D] of `probe`."""
+    return {
+        "emb_std": embedding_std(z),
+        "eff_rank": effective_rank(z),
+        "probe_r2": episode_probe_r2(z, probe),
+    }
+
+
+def warn_if_collapsed(report: dict[str, float], std_min: float, rank_min: float) -> bool:
+    """Log a loud warning (and return True) when the spread or the rank has collapsed."""
+    collapsed = report["emb_std"] < std_min or report["eff_rank"] < rank_min
+    if collapsed:
+        log.warning(
+            "!!! ENCODER COLLAPSE: embedding std %.4f (min %.4f), effective rank %.2f (min %.2f)",
+            report["emb_std"],
+            std_min,
+            report["eff_rank"],
+            rank_min,
+        )
+    return collapsed

@@ -1,0 +1,18 @@
+"""`amibot train MODEL ...`: dispatch to the trainer of each model family."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Sequence
+
+TRAINERS = {"encoder": "agent.perception.train"}
+
+
+def main(argv: Sequence[str]) -> int:
+    argv = list(argv)
+    if not argv or argv[0] not in TRAINERS:
+        print(f"usage: amibot train {{{','.join(TRAINERS)}}} [options]", file=sys.stderr)
+        return 2
+    import importlib
+
+    return int(importlib.import_module(TRAINERS[argv[0]]).main(argv[1:]) or 0)

@@ -1,0 +1,237 @@
+"""The sim backend node: the only thing that moves the simulated robot, and only on safe commands."""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+
+from agent.runtime.messages import Command, Observation, TaskStatus
+from agent.runtime.node import Node, NodeConfig, run_node
+from agent.runtime.schema import Message
+from sim.expert import Expert
+from sim.world import SimWorld
+
+
+@dataclass
+class SimNodeConfig(NodeConfig):
+    """Parameters of the sim backend; see configs/sim/default.yaml."""
+
+    robot: str = "mobile_so101"
+    task: str = "fetch"
+    seed: int = 0
+    task_args: dict[str, str] = field(default_factory=dict)
+    image_size: list[int] = field(default_factory=lambda: [64, 64])
+    control_hz: float = 10.0
+    physics_hz: float = 240.0
+    mode: Literal["realtime", "lockstep"] = "realtime"
+    command_topic: str = "cmd.safe"  # the only topic commands are accepted from
+    accept_sources: list[str] = field(default_factory=list)  # Command.source allow-list; empty = any
+    deadman_s: float = 0.25  # sim time without a fresh valid command -> base stops, arm holds
+    lockstep_wait_s: float = 0.5  # lockstep: wall time to wait for a command before stepping without
+    autostart: bool = True  # reset(task, seed) at startup
+    exit_on_done: bool = False  # stop the node (exit 0) when the episode ends
+    log_path: str = ""  # JSON lines per step: sim time, velocities, command state (for audits/tests)
+
+    def check(self) -> None:
+        super().check()
+        if self.command_topic not in self.inputs:
+            raise ValueError(f"key 'command_topic' = {self.command_topic!r} is not in 'inputs' {sorted(self.inputs)}")
+        if len(self.image_size) != 2 or min(self.image_size) < 8:
+            raise ValueError(f"key 'image_size' = {self.image_size}: expected [height, width], each >= 8")
+        if self.physics_hz % self.control_hz:
+            raise ValueError("key 'physics_hz' must be a multiple of 'control_hz'")
+
+
+class SimNode(Node):
+    """Publishes observations at the control rate; applies the latest valid command or stops."""
+
+    config_cls = SimNodeConfig
+
+    def __init__(self, config: SimNodeConfig) -> None:
+        super().__init__(config)
+        self.cfg = config
+        self.world: SimWorld | None = None
+        self.expert: Expert | None = None
+        self.command: Command | None = None
+        self.command_sim_time = -1.0  # sim time at which the current command arrived
+        self.fresh = False  # lockstep: a command arrived since the last step
+        self.waiting_since = 0.0
+        self.episode = 0
+        self.log_file = None
+        self.on(config.command_topic, self._on_command)
+        if config.mode == "realtime":
+            self.every(config.control_hz, self._tick)
+        else:
+            self.every(200.0, self._lockstep_poll)
+
+    # ----- lifecycle ----------------------------------------------------------------------
+    def setup(self) -> None:
+        h, w = self.cfg.image_size
+        self.world = SimWorld(self.cfg.robot, image_size=(h, w), control_hz=self.cfg.control_hz,
+                              physics_hz=self.cfg.physics_hz)
+        if self.cfg.log_path:
+            Path(self.cfg.log_path).parent.mkdir(parents=True, exist_ok=True)
+            self.log_file = Path(self.cfg.log_path).open("a")
+        if self.cfg.autostart:
+            self._reset(self.cfg.task, self.cfg.seed, self.cfg.task_args)
+
+    def teardown(self) -> None:
+        if self.world is not None:
+            self.world.close()
+        if self.log_file is not None:
+            self.log_file.close()
+
+    def rpc_handlers(self) -> dict[str, Any]:
+        return {
+            **super().rpc_handlers(),
+            "reset": lambda p: self._reset(str(p.get("task", self.cfg.task)), int(p.get("seed", 0)),
+                                           dict(p.get("args", {}))),
+            "status": lambda _: self._status_dict(),
+            "stop": self._rpc_stop,
+            "features": lambda _: self._world().features,
+            "expert_action": self._expert_action,
+        }
+
+    def _world(self) -> SimWorld:
+        if self.world is None:
+            raise RuntimeError("sim world not set up yet")
+        return self.world
+
+    def _reset(self, task: str, seed: int, args: dict[str, str]) -> dict[str, Any]:
+        world = self._world()
+        world.reset(task, seed, **args)
+        self.expert = Expert(world)
+        self.command, self.command_sim_time, self.fresh = None, -1.0, False
+        self.episode += 1
+        self.counters["episodes"] += 1
+        self.log.info("episode %d: %s seed %d %s", self.episode, task, seed, args or "")
+        self._publish_observation()
+        self.waiting_since = time.monotonic()
+        return self._status_dict()
+
+    def _rpc_stop(self, _: dict[str, Any]) -> dict[str, Any]:
+        """Stop the robot now and drop the current command; motion needs a new command."""
+        self._world().stop()
+        self.command = None
+        self.counters["stop_requests"] += 1
+        return {"stopped": True}
+
+    def _expert_action(self, _: dict[str, Any]) -> dict[str, Any]:
+        """The scripted expert's action on privileged state (sim only; never available on hardware)."""
+        if self.expert is None:
+            raise RuntimeError("no episode running")
+        base, arm, gripper = self.expert.act()
+        return {"base_vel": np.asarray(base).tolist(), "arm": np.asarray(arm).tolist(), "gripper": float(gripper)}
+
+    # ----- commands -----------------------------------------------------------------------
+    def _on_command(self, msg: Message) -> None:
+        assert isinstance(msg, Command)
+        world = self._world()
+        if self.cfg.accept_sources and msg.source not in self.cfg.accept_sources:
+            self._reject("source", f"source {msg.source!r} not in {self.cfg.accept_sources}")
+            return
+        if msg.valid_until < time.monotonic():
+            self._reject("expired", f"command {msg.seq} expired {time.monotonic() - msg.valid_until:.3f}s ago")
+            return
+        n_arm = world.robot.n_arm
+        if msg.arm.shape != (n_arm,):
+            self._reject("shape", f"arm has {msg.arm.shape[0]} targets, robot has {n_arm} joints")
+            return
+        if self.command is not None and msg.seq <= self.command.seq and msg.source == self.command.source:
+            self._reject("out_of_order", f"seq {msg.seq} after {self.command.seq}")
+            return
+        self.command = msg
+        self.command_sim_time = world.time
+        self.fresh = True
+
+    def _reject(self, reason: str, detail: str) -> None:
+        self.counters[f"rejected_{reason}"] += 1
+        if self.counters[f"rejected_{reason}"] <= 3:
+            self.log.warning("command rejected (%s): %s", reason, detail)
+
+    # ----- stepping -----------------------------------------------------------------------
+    def _tick(self) -> None:
+        self._step()
+
+    def _lockstep_poll(self) -> None:
+        """Lockstep: step as soon as a fresh command is in, or when waiting took too long."""
+        if self.fresh or time.monotonic() - self.waiting_since > self.cfg.lockstep_wait_s:
+            self._step()
+            self.waiting_since = time.monotonic()
+
+    def _step(self) -> None:
+        world = self._world()
+        status = world.task_status()
+        if status.done:
+            return
+        now_sim = world.time
+        # Deadman on sim time; in realtime the command's own wall-clock deadline counts too
+        # (lockstep runs faster than the wall clock, so there only arrival is checked against it).
+        live = (
+            self.command is not None
+            and now_sim - self.command_sim_time <= self.cfg.deadman_s
+            and (self.cfg.mode == "lockstep" or self.command.valid_until >= time.monotonic())
+        )
+        if live:
+            assert self.command is not None
+            applied = world.apply(self.command.base_vel, self.command.arm, self.command.gripper)
+        else:
+            world.stop()
+            applied = None
+            if self.command is not None:
+                self.counters["deadman_stops"] += 1
+        self.fresh = False
+        world.step()
+        obs = self._publish_observation()
+        self._log_step(obs, applied)
+        status = world.task_status()
+        if status.done:
+            self._publish_status(status)
+            self.log.info("episode %d done: success=%s steps=%d %s", self.episode, status.success, status.steps,
+                          {k: round(v, 3) for k, v in status.metrics.items()})
+            if self.cfg.exit_on_done:
+                self.request_stop()
+        elif status.steps % int(self.cfg.control_hz) == 0:
+            self._publish_status(status)
+
+    def _publish_observation(self) -> dict[str, Any]:
+        obs = self._world().observe()
+        self.publish("obs", Observation(
+            head=obs["head"], wrist=obs["wrist"], base_pose=obs["base_pose"], base_vel=obs["base_vel"],
+            arm=obs["arm"], arm_vel=obs["arm_vel"], gripper=float(obs["gripper"]), sim_time=float(obs["time"]),
+            episode=self.episode,
+        ))
+        return obs
+
+    def _publish_status(self, status: Any) -> None:
+        state = "running" if not status.done else ("succeeded" if status.success else "failed")
+        self.publish("task_status", TaskStatus(
+            task=status.task, state=state, success=bool(status.success), steps=int(status.steps),
+            metrics={k: float(v) for k, v in status.metrics.items()},
+        ))
+
+    def _status_dict(self) -> dict[str, Any]:
+        status = self._world().task_status()
+        return {"task": status.task, "success": bool(status.success), "done": bool(status.done),
+                "steps": int(status.steps), "metrics": {k: float(v) for k, v in status.metrics.items()},
+                "episode": self.episode, "counters": dict(self.counters)}
+
+    def _log_step(self, obs: dict[str, Any], applied: dict[str, Any] | None) -> None:
+        if self.log_file is None:
+            return
+        row = {"t": round(float(obs["time"]), 4), "base_vel": np.round(obs["base_vel"], 5).tolist(),
+               "arm_vel": np.round(obs["arm_vel"], 5).tolist(), "commanded": applied is not None,
+               "cmd_seq": self.command.seq if applied is not None and self.command else None}
+        self.log_file.write(json.dumps(row) + "\n")
+        self.log_file.flush()
+
+
+NODE = SimNode
+
+if __name__ == "__main__":
+    raise SystemExit(run_node(SimNode))

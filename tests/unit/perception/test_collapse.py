@@ -1,0 +1,48 @@
+"""Collapse watch metrics, warning, and the PCA-of-pixels baseline."""
+
+import logging
+import math
+
+import pytest
+import torch
+
+from agent.perception.baselines import pca_probe_r2
+from agent.perception.collapse import (
+    ProbeSet,
+    effective_rank,
+    embedding_std,
+    probe_r2,
+    warn_if_collapsed,
+)
+
+
+def test_metrics_separate_healthy_from_collapsed() -> None:
+    g = torch.Generator().manual_seed(0)
+    healthy = torch.randn(256, 32, generator=g)
+    collapsed = torch.ones(256, 32) + 1e-6 * torch.randn(256, 32, generator=g)
+    assert effective_rank(healthy) > 20 and effective_rank(collapsed) < effective_rank(healthy)
+    assert embedding_std(healthy) > 0.5 and embedding_std(collapsed) < 1e-4
+    assert effective_rank(torch.ones(64, 8)) == pytest.approx(1.0)
+
+
+def test_probe_r2_perfect_and_useless() -> None:
+    g = torch.Generator().manual_seed(0)
+    y = torch.rand(200, 4, generator=g)
+    x = torch.cat([y @ torch.randn(4, 16, generator=g), torch.randn(200, 8, generator=g)], 1)
+    assert probe_r2(x[:150], y[:150], x[150:], y[150:]) > 0.99
+    noise = torch.randn(200, 24, generator=g)
+    assert probe_r2(noise[:150], y[:150], noise[150:], y[150:]) < 0.1
+
+
+def test_warning_is_loud(caplog: pytest.LogCaptureFixture) -> None:
+    with caplog.at_level(logging.WARNING):
+        assert warn_if_collapsed({"emb_std": 1e-5, "eff_rank": 1.0}, 0.02, 2.0)
+    assert "COLLAPSE" in caplog.text
+    assert not warn_if_collapsed({"emb_std": 0.5, "eff_rank": 10.0}, 0.02, 2.0)
+
+
+def test_probe_set_and_pca_baseline(clips) -> None:
+    probe = ProbeSet.from_dataset(clips, 30)
+    train, test = probe.split()
+    assert set(probe.episode[train].tolist()).isdisjoint(probe.episode[test].tolist())
+    assert math.isfinite(pca_probe_r2(probe, 8))  # 6 short episodes: value itself is noise
