@@ -28,6 +28,7 @@ class SimNodeConfig(NodeConfig):
     image_size: list[int] = field(default_factory=lambda: [64, 64])
     control_hz: float = 10.0
     physics_hz: float = 240.0
+    render: bool = True  # False: blank images (physics-only benchmarks and data without cameras)
     mode: Literal["realtime", "lockstep"] = "realtime"
     command_topic: str = "cmd.safe"  # the only topic commands are accepted from
     accept_sources: list[str] = field(default_factory=list)  # Command.source allow-list; empty = any
@@ -73,7 +74,7 @@ class SimNode(Node):
     def setup(self) -> None:
         h, w = self.cfg.image_size
         self.world = SimWorld(self.cfg.robot, image_size=(h, w), control_hz=self.cfg.control_hz,
-                              physics_hz=self.cfg.physics_hz)
+                              physics_hz=self.cfg.physics_hz, render=self.cfg.render)
         if self.cfg.log_path:
             Path(self.cfg.log_path).parent.mkdir(parents=True, exist_ok=True)
             self.log_file = Path(self.cfg.log_path).open("a")

@@ -18,7 +18,7 @@ DEFAULT_MAX_BYTES = 32 * 1024 * 1024
 _WIRE_DTYPES = ("uint8", "int32", "int64", "float32", "float64", "bool")
 _ITEMSIZE = {name: np.dtype(name).itemsize for name in _WIRE_DTYPES}
 _NAME = {np.dtype(name): name for name in _WIRE_DTYPES}  # dtype.name is slow on the hot path
-_HEADER_KEYS = {"type", "v", "seq", "mono", "wall", "f", "a"}
+_HEADER_KEYS = ("type", "v", "seq", "mono", "wall", "f", "a")
 
 
 def encode(topic: str, msg: Message, *, validate: bool = True) -> list[Any]:
@@ -87,32 +87,36 @@ def decode(
 
 
 def _buffer(frame: Any) -> memoryview:
+    if type(frame) is bytes:
+        return memoryview(frame)
     buf = getattr(frame, "buffer", None)
     view = memoryview(frame) if buf is None else buf
     return view if view.ndim == 1 and view.itemsize == 1 else view.cast("B")
+
+
+def _is_number(value: Any) -> bool:
+    kind = type(value)
+    return (kind is float or kind is int) and math.isfinite(value)
 
 
 def _unpack_header(raw: memoryview) -> dict[str, Any]:
     if len(raw) > MAX_HEADER_BYTES:
         raise MessageError("oversize", f"header {len(raw)} bytes > {MAX_HEADER_BYTES}")
     try:
-        header = msgpack.unpackb(bytes(raw), raw=False, strict_map_key=True, max_array_len=4096, max_map_len=4096)
+        header = msgpack.unpackb(raw, raw=False, strict_map_key=True, max_array_len=4096, max_map_len=4096)
     except Exception as exc:  # msgpack raises several unrelated types for garbage input
         raise MessageError("bad_header", f"not msgpack ({type(exc).__name__}: {exc})") from None
-    if not isinstance(header, dict):
+    if type(header) is not dict:
         raise MessageError("bad_header", f"header is {type(header).__name__}, expected a map")
-    if set(header) != _HEADER_KEYS:
+    if len(header) != len(_HEADER_KEYS) or not all(key in header for key in _HEADER_KEYS):
         raise MessageError("bad_header", f"keys {sorted(map(str, header))}, expected {sorted(_HEADER_KEYS)}")
-    if not isinstance(header["type"], str) or not isinstance(header["f"], dict):
-        raise MessageError("bad_header", "type must be a string and f a map")
-    if not isinstance(header["a"], list):
-        raise MessageError("bad_header", "a (array layout) must be a list")
-    if not isinstance(header["seq"], int) or isinstance(header["seq"], bool) or header["seq"] < 0:
-        raise MessageError("bad_header", f"seq {header['seq']!r} is not a non-negative int")
-    for key in ("mono", "wall"):
-        value = header[key]
-        if not isinstance(value, int | float) or isinstance(value, bool) or not math.isfinite(value):
-            raise MessageError("bad_header", f"stamp {key}={value!r} is not a finite number")
+    if type(header["type"]) is not str or type(header["f"]) is not dict or type(header["a"]) is not list:
+        raise MessageError("bad_header", "type must be a string, f a map and a (array layout) a list")
+    seq = header["seq"]
+    if type(seq) is not int or seq < 0:
+        raise MessageError("bad_header", f"seq {seq!r} is not a non-negative int")
+    if not (_is_number(header["mono"]) and _is_number(header["wall"])):
+        raise MessageError("bad_header", f"stamps mono={header['mono']!r} wall={header['wall']!r} not finite numbers")
     return header
 
 

@@ -162,11 +162,9 @@ def _check_array(msg_type: str, name: str, spec: ArraySpec, value: Any) -> None:
 
 def _check_scalar(msg_type: str, name: str, spec: ScalarSpec, value: Any) -> None:
     kind = spec.kind
-    if kind is float and isinstance(value, int) and not isinstance(value, bool):
-        value = float(value)
-    ok = isinstance(value, kind) and not (kind in (int, float) and isinstance(value, bool))
-    if not ok:
-        raise _fail(msg_type, name, "type", f"expected {kind.__name__}, got {type(value).__name__}")
+    if type(value) is not kind:  # exact type first: bool is not an int here, int is a float
+        if not (kind is float and type(value) is int):
+            raise _fail(msg_type, name, "type", f"expected {kind.__name__}, got {type(value).__name__}")
     if kind is float and not math.isfinite(value):
         raise _fail(msg_type, name, "nonfinite", f"{value}")
     if kind is dict:
