@@ -98,15 +98,23 @@ def _call(args: argparse.Namespace) -> int:
     return 0
 
 
-def _delegate(module: str, function: str = "main"):  # type: ignore[no-untyped-def]
-    """A subcommand whose parsing lives in another module (argv after the subcommand name)."""
+# Subcommands whose argument parsing lives in their own module: `amibot NAME ARGS...` calls
+# MODULE.main(ARGS) with ARGS untouched (argparse would choke on options before a REMAINDER).
+DELEGATED = {
+    "sim": ("sim.run_episode", "run one sim episode with the scripted expert"),
+    "train": ("agent.train_cli", "train a model: amibot train encoder --data DIR ..."),
+    "estop": ("agent.safety.estop_cli", "trip, show or reset the latched e-stop"),
+    "safety": ("agent.safety.report", "show safety interventions by reason"),
+    "teleop": ("agent.teleop.cli", "drive by hand and record episodes"),
+    "record": ("agent.data.record_cli", "generate demonstrations with the sim expert"),
+    "dataset": ("agent.data.dataset_cli", "info | replay | validate a recorded dataset"),
+}
 
-    def run(args: argparse.Namespace) -> int:
-        import importlib
 
-        return int(getattr(importlib.import_module(module), function)(args.rest) or 0)
+def _run_delegated(name: str, argv: Sequence[str]) -> int:
+    import importlib
 
-    return run
+    return int(importlib.import_module(DELEGATED[name][0]).main(list(argv)) or 0)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -139,22 +147,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--timeout", type=float, default=1.0)
     p.set_defaults(func=_call)
 
-    for name, module, help_text in (
-        ("sim", "sim.run_episode", "run one sim episode with the scripted expert"),
-        ("train", "agent.train_cli", "train a model: amibot train encoder --data DIR ..."),
-        ("estop", "agent.safety.estop_cli", "trip, show or reset the latched e-stop"),
-        ("safety", "agent.safety.report", "show safety interventions by reason"),
-        ("teleop", "agent.teleop.cli", "drive by hand and record episodes"),
-        ("record", "agent.data.record_cli", "generate demonstrations with the sim expert"),
-        ("dataset", "agent.data.dataset_cli", "info | replay | validate a recorded dataset"),
-    ):
-        p = sub.add_parser(name, help=help_text, add_help=False)
-        p.add_argument("rest", nargs=argparse.REMAINDER)
-        p.set_defaults(func=_delegate(module))
+    for name, (_, help_text) in DELEGATED.items():
+        sub.add_parser(name, help=help_text, add_help=False)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if argv and argv[0] in DELEGATED:
+        return _run_delegated(argv[0], argv[1:])
     args = build_parser().parse_args(argv)
     if args.command == "topic" and args.action == "hz" and not args.duration:
         args.duration = 5.0

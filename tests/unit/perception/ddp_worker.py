@@ -1,6 +1,8 @@
 """Run under torchrun by test_ddp.py: DDP gradient vs single-process gradient, then train()."""
 
+import ctypes
 import json
+import signal
 import sys
 from pathlib import Path
 
@@ -15,6 +17,8 @@ from agent.perception.model import VJEPA
 from agent.perception.train import setup_distributed, train
 
 torch.set_num_threads(1)
+# Die with the torchrun agent: its workers run in their own sessions and would outlive a killed test.
+ctypes.CDLL(None).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
 ENC = dict(img_size=32, dim=32, depth=1, heads=2, pred_dim=16, pred_depth=1, pred_heads=2)
 TRAIN = dict(steps=2, batch_size=2, warmup_steps=1, log_every=1, probe_every=2, probe_clips=12)
 

@@ -1,0 +1,53 @@
+"""What a dataset holds, from a backend's declared features (SimWorld.features or its RPC)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from agent.data.layout import CAMERAS
+
+
+@dataclass(frozen=True)
+class DatasetSpec:
+    """Rate, robot, proprio/action names and camera image size of a dataset."""
+
+    fps: int
+    robot_type: str
+    state_names: list[str]
+    action_names: list[str]
+    image_shape: tuple[int, int]
+    cameras: tuple[str, ...] = field(default=CAMERAS)
+
+
+def spec_from_features(features: dict[str, Any], robot_type: str) -> DatasetSpec:
+    """state = base pose + arm joints + gripper; action = base velocity + arm targets + gripper."""
+    obs, act = features["observation"], features["action"]
+    arm = list(obs["arm"]["names"])
+    h, w = obs["head"]["shape"][:2]
+    fps = float(features["control_hz"])
+    if fps != int(fps):
+        raise ValueError(f"control rate {fps} Hz: datasets need an integer fps")
+    return DatasetSpec(
+        fps=int(fps),
+        robot_type=robot_type,
+        state_names=list(obs["base_pose"]["names"]) + arm + ["gripper"],
+        action_names=list(act["base_vel"]["names"]) + [f"{n}.target" for n in arm] + ["gripper"],
+        image_shape=(int(h), int(w)),
+    )
+
+
+def state_vector(base_pose: np.ndarray, arm: np.ndarray, gripper: float) -> np.ndarray:
+    return np.concatenate([base_pose, arm, [gripper]]).astype(np.float32)
+
+
+def action_vector(base_vel: np.ndarray, arm: np.ndarray, gripper: float) -> np.ndarray:
+    return np.concatenate([base_vel, arm, [gripper]]).astype(np.float32)
+
+
+def split_action(action: np.ndarray, n_arm: int) -> tuple[np.ndarray, np.ndarray, float]:
+    """(base_vel[3], arm[n_arm], gripper) from an action vector."""
+    a = np.asarray(action, dtype=np.float64)
+    return a[:3], a[3 : 3 + n_arm], float(a[3 + n_arm])

@@ -1,0 +1,87 @@
+"""Parquet tables of a dataset: frame data, the task index and the episodes table."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from agent.data.layout import EPISODES_PATH, TASKS_PATH, tmp_path
+
+# pandas reads the task strings back as the index (LeRobot: meta.tasks.index, task -> task_index)
+_PANDAS_META = {
+    "index_columns": ["task"],
+    "column_indexes": [],
+    "columns": [
+        {
+            "name": "task_index",
+            "field_name": "task_index",
+            "pandas_type": "int64",
+            "numpy_type": "int64",
+            "metadata": None,
+        },
+        {
+            "name": "task",
+            "field_name": "task",
+            "pandas_type": "unicode",
+            "numpy_type": "object",
+            "metadata": None,
+        },
+    ],
+    "creator": {"library": "pyarrow", "version": pa.__version__},
+    "pandas_version": "2.2.0",
+}
+
+
+def frame_table(cols: dict[str, np.ndarray], features: dict[str, dict[str, Any]]) -> pa.Table:
+    """One episode's rows: vector features as fixed-size lists, [1]-shaped ones as scalars."""
+    arrays, names = [], []
+    for name, ft in features.items():
+        if ft["dtype"] == "video":
+            continue
+        values = np.asarray(cols[name], dtype=ft["dtype"])
+        if ft["shape"] == [1]:
+            arrays.append(pa.array(values.reshape(-1)))
+        else:
+            flat = pa.array(values.reshape(-1))
+            arrays.append(pa.FixedSizeListArray.from_arrays(flat, ft["shape"][0]))
+        names.append(name)
+    return pa.Table.from_arrays(arrays, names=names)
+
+
+def write_parquet_tmp(table: pa.Table, final: Path) -> Path:
+    """Write a table next to `final` as a temp file (commit makes it durable); returns its path."""
+    tmp = tmp_path(final)
+    tmp.parent.mkdir(parents=True, exist_ok=True)
+    pq.write_table(table, tmp)
+    return tmp
+
+
+def tasks_table(tasks: list[str]) -> pa.Table:
+    table = pa.table(
+        {
+            "task_index": pa.array(range(len(tasks)), pa.int64()),
+            "task": pa.array(tasks, pa.string()),
+        }
+    )
+    return table.replace_schema_metadata({b"pandas": json.dumps(_PANDAS_META).encode()})
+
+
+def read_tasks(root: Path) -> list[str]:
+    """Task strings in task_index order."""
+    table = pq.read_table(root / TASKS_PATH)
+    rows = sorted(zip(table["task_index"].to_pylist(), table["task"].to_pylist(), strict=True))
+    return [task for _, task in rows]
+
+
+def read_episodes(root: Path) -> list[dict[str, Any]]:
+    path = root / EPISODES_PATH
+    return pq.read_table(path).to_pylist() if path.exists() else []
+
+
+def episodes_table(rows: list[dict[str, Any]]) -> pa.Table:
+    return pa.Table.from_pylist(rows)

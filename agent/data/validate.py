@@ -1,0 +1,185 @@
+"""Check a dataset on disk: layout, lengths, timestamps, index continuity, videos and stats."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from agent.data import layout as L
+from agent.data.stats import aggregate, from_columns
+from agent.data.video import count_frames
+
+REQUIRED_INFO = (
+    "codebase_version", "robot_type", "fps", "total_episodes", "total_frames", "total_tasks",
+    "chunks_size", "data_files_size_in_mb", "video_files_size_in_mb", "data_path", "video_path",
+    "features", "splits",
+)  # fmt: skip
+TS_TOL = 1e-4  # s
+
+
+class DatasetError(ValueError):
+    """The first problem found in a dataset, naming the file and what is wrong."""
+
+
+def validate(root: Path) -> dict[str, Any]:
+    """Raise DatasetError on the first problem; return a short summary when all is well."""
+    root = Path(root)
+    if (root / L.JOURNAL).exists():
+        raise DatasetError(
+            f"{root}: an interrupted commit is pending ({L.JOURNAL}); open it to repair"
+        )
+    info = _info(root)
+    fps = info["fps"]
+    tasks = _table(root, L.TASKS_PATH)
+    episodes = _table(root, L.EPISODES_PATH).to_pylist()
+    n_ep = len(episodes)
+    if n_ep != info["total_episodes"]:
+        raise DatasetError(
+            f"{L.EPISODES_PATH}: {n_ep} episodes, info.json says {info['total_episodes']}"
+        )
+    if tasks.num_rows != info["total_tasks"]:
+        raise DatasetError(
+            f"{L.TASKS_PATH}: {tasks.num_rows} tasks, info.json says {info['total_tasks']}"
+        )
+    next_index = 0
+    for i, ep in enumerate(episodes):
+        if ep["episode_index"] != i:
+            raise DatasetError(
+                f"{L.EPISODES_PATH}: row {i} has episode_index {ep['episode_index']}"
+            )
+        if (
+            ep["dataset_from_index"] != next_index
+            or ep["dataset_to_index"] - next_index != ep["length"]
+        ):
+            raise DatasetError(f"episode {i}: index range [{ep['dataset_from_index']}, "
+                               f"{ep['dataset_to_index']}) does not follow {next_index} with "
+                               f"length "
+                               f"{ep['length']}")  # fmt: skip
+        next_index = ep["dataset_to_index"]
+    if next_index != info["total_frames"]:
+        raise DatasetError(
+            f"episodes hold {next_index} frames, info.json says {info['total_frames']}"
+        )
+    _check_data(root, episodes, fps, tasks.num_rows)
+    for key in L.video_keys(info["features"]):
+        _check_videos(root, key, episodes, fps)
+    _check_stats(root, info, episodes)
+    return {"episodes": n_ep, "frames": next_index, "tasks": tasks.num_rows, "fps": fps}
+
+
+def _info(root: Path) -> dict[str, Any]:
+    path = root / L.INFO_PATH
+    if not path.exists():
+        raise DatasetError(f"{root}: missing {L.INFO_PATH} (not a dataset root?)")
+    try:
+        info = json.loads(path.read_text())
+    except json.JSONDecodeError as exc:
+        raise DatasetError(f"{L.INFO_PATH}: not valid JSON ({exc})") from None
+    missing = [k for k in REQUIRED_INFO if k not in info]
+    if missing:
+        raise DatasetError(f"{L.INFO_PATH}: missing keys {missing}")
+    if info["codebase_version"] != L.CODEBASE_VERSION:
+        raise DatasetError(f"{L.INFO_PATH}: codebase_version {info['codebase_version']!r}, "
+                           f"expected {L.CODEBASE_VERSION!r}")  # fmt: skip
+    return info
+
+
+def _table(root: Path, rel: str) -> pa.Table:
+    path = root / rel
+    if not path.exists():
+        raise DatasetError(f"missing {rel}")
+    try:
+        return pq.read_table(path)
+    except (pa.ArrowInvalid, OSError) as exc:
+        raise DatasetError(f"{rel}: truncated or corrupt parquet file ({exc})") from None
+
+
+def _check_data(root: Path, episodes: list[dict], fps: int, n_tasks: int) -> None:
+    by_file: dict[tuple[int, int], list[dict]] = {}
+    for ep in episodes:
+        by_file.setdefault((ep["data/chunk_index"], ep["data/file_index"]), []).append(ep)
+    for (chunk, file), eps in sorted(by_file.items()):
+        rel = L.data_file(chunk, file)
+        table = _table(root, rel)
+        ep_col = table["episode_index"].to_numpy()
+        index = table["index"].to_numpy()
+        frame_index = table["frame_index"].to_numpy()
+        ts = table["timestamp"].to_numpy()
+        task_index = table["task_index"].to_numpy()
+        extra = set(np.unique(ep_col)) - {e["episode_index"] for e in eps}
+        if extra:
+            raise DatasetError(
+                f"{rel}: rows of episode(s) {sorted(extra)[:5]} not in the episodes table"
+            )
+        for ep in eps:
+            i = ep["episode_index"]
+            rows = np.flatnonzero(ep_col == i)
+            if len(rows) != ep["length"]:
+                raise DatasetError(
+                    f"{rel}: episode {i} has {len(rows)} rows, length says {ep['length']}"
+                )
+            want = np.arange(ep["length"])
+            if not np.array_equal(frame_index[rows], want):
+                raise DatasetError(f"{rel}: episode {i}: frame_index is not 0..{ep['length'] - 1}")
+            if not np.array_equal(index[rows], ep["dataset_from_index"] + want):
+                raise DatasetError(f"{rel}: episode {i}: index is not continuous from "
+                                   f"{ep['dataset_from_index']}")  # fmt: skip
+            bad = np.flatnonzero(np.abs(ts[rows] - want / fps) > TS_TOL)
+            if len(bad):
+                raise DatasetError(f"{rel}: episode {i} frame {bad[0]}: timestamp "
+                                   f"{ts[rows][bad[0]]} "
+                                   f"!= {bad[0] / fps} at {fps} fps")  # fmt: skip
+            if task_index[rows].min() < 0 or task_index[rows].max() >= n_tasks:
+                raise DatasetError(f"{rel}: episode {i}: task_index outside 0..{n_tasks - 1}")
+
+
+def _check_videos(root: Path, key: str, episodes: list[dict], fps: int) -> None:
+    files: dict[tuple[int, int], int] = {}
+    for ep in episodes:
+        i, where = (
+            ep["episode_index"],
+            (ep[f"videos/{key}/chunk_index"], ep[f"videos/{key}/file_index"]),
+        )
+        rel = L.video_file(key, *where)
+        if not (root / rel).exists():
+            raise DatasetError(f"missing video {rel} (episode {i}, {key})")
+        t0, t1 = ep[f"videos/{key}/from_timestamp"], ep[f"videos/{key}/to_timestamp"]
+        if abs((t1 - t0) * fps - ep["length"]) > 1e-3:
+            raise DatasetError(f"{rel}: episode {i} spans {t1 - t0:.4f}s, length {ep['length']} at "
+                               f"{fps} fps needs {ep['length'] / fps:.4f}s")  # fmt: skip
+        files[where] = max(files.get(where, 0), round(t1 * fps))
+    for where, need in files.items():
+        rel = L.video_file(key, *where)
+        try:
+            have = count_frames(root / rel)
+        except Exception as exc:  # PyAV raises several error types for damaged files
+            raise DatasetError(f"{rel}: unreadable video ({exc})") from None
+        if have < need:
+            raise DatasetError(f"{rel}: {have} frames, episodes need {need} (truncated video?)")
+
+
+def _check_stats(root: Path, info: dict[str, Any], episodes: list[dict]) -> None:
+    path = root / L.STATS_PATH
+    if not path.exists():
+        raise DatasetError(f"missing {L.STATS_PATH}")
+    stats = json.loads(path.read_text())
+    features = list(info["features"])
+    missing = [f for f in features if f not in stats]
+    if missing:
+        raise DatasetError(f"{L.STATS_PATH}: no stats for {missing}")
+    per_ep = [from_columns(ep, features) for ep in episodes]
+    for f in features:
+        if any(f not in s for s in per_ep):
+            raise DatasetError(f"{L.EPISODES_PATH}: episode stats missing for {f}")
+        want = aggregate([s[f] for s in per_ep])
+        for k in ("min", "max", "mean", "std", "count"):
+            have = np.asarray(stats[f][k], dtype=np.float64)
+            if have.shape != want[k].shape or not np.allclose(have, want[k], rtol=1e-5, atol=1e-6):
+                raise DatasetError(f"{L.STATS_PATH}: {f}.{k} does not match the episode stats")
+        if stats[f]["count"][0] != info["total_frames"]:
+            raise DatasetError(f"{L.STATS_PATH}: {f}.count {stats[f]['count'][0]} != total_frames")

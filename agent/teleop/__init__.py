@@ -1,0 +1,1 @@
+"""Teleoperation: command sources (keyboard, scripted, leader arm) behind one teleop node."""
