@@ -1,0 +1,1 @@
+"""Safety monitor: constraint set, watchdog, latched e-stop, and the node that owns cmd.safe."""

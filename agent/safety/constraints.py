@@ -1,0 +1,190 @@
+"""The rule layer: small pure functions that clamp one part of a command and say why."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from agent.safety.config import ArmLimits, BaseLimits, SeparationConfig
+
+EPS = 1e-9
+
+
+@dataclass(frozen=True)
+class Intervention:
+    """One rule firing: which rule, clamp or stop, a reason code and a human-readable detail."""
+
+    rule: str
+    action: str  # clamp | stop | estop
+    reason: str
+    detail: str = ""
+
+
+def finite(x: np.ndarray | float) -> bool:
+    return bool(np.all(np.isfinite(x)))
+
+
+def clamp_gripper(g: float, lower: float, upper: float) -> tuple[float, list[Intervention]]:
+    """Gripper opening inside [lower, upper]; a non-finite value keeps it closed-safe at lower."""
+    if not finite(g):
+        return lower, [Intervention("gripper", "clamp", "gripper_nonfinite", f"{g}")]
+    out = min(max(float(g), lower), upper)
+    if out != g:
+        return out, [Intervention("gripper", "clamp", "gripper_limit", f"{g:.3f} -> {out:.3f}")]
+    return out, []
+
+
+def brake_arm(q: np.ndarray, v: np.ndarray, lim: ArmLimits, dt: float) -> np.ndarray:
+    """Next targets that decelerate every joint at its max acceleration towards zero velocity."""
+    dv = np.asarray(lim.max_acc) * dt
+    v_next = np.sign(v) * np.maximum(np.abs(v) - dv, 0.0)
+    lo = np.asarray(lim.lower) + lim.margin
+    hi = np.asarray(lim.upper) - lim.margin
+    return np.clip(q + v_next * dt, np.minimum(q, lo), np.maximum(q, hi))
+
+
+def braking_distance(v: np.ndarray, amax: np.ndarray, dt: float) -> np.ndarray:
+    """Exactly how far brake_arm travels from velocity v until rest (per joint, >= 0)."""
+    speed = np.abs(v)
+    m = np.floor(speed / (amax * dt))
+    return dt * (m * speed - amax * dt * m * (m + 1) / 2)
+
+
+def limit_arm(
+    target: np.ndarray, q_prev: np.ndarray, v_prev: np.ndarray, lim: ArmLimits, dt: float
+) -> tuple[np.ndarray, list[Intervention]]:
+    """Joint targets within position (with margin), velocity and acceleration limits per period.
+
+    q_prev / v_prev: the previous safe target and its velocity. If any joint could not stop before
+    its limit at max deceleration, every joint brakes.
+    """
+    lo = np.asarray(lim.lower) + lim.margin
+    hi = np.asarray(lim.upper) - lim.margin
+    vmax, amax = np.asarray(lim.max_vel), np.asarray(lim.max_acc)
+    events: list[Intervention] = []
+    if not finite(target):
+        events.append(Intervention("arm", "clamp", "arm_nonfinite", "non-finite target; holding"))
+        target = q_prev
+    pos = np.clip(target, lo, hi)
+    if np.any(np.abs(pos - target) > EPS):
+        j = int(np.argmax(np.abs(pos - target)))
+        events.append(
+            Intervention("arm.position", "clamp", "joint_limit", f"joint {j}: {target[j]:.3f} rad")
+        )
+    v_lo = np.maximum(-vmax, v_prev - amax * dt)
+    v_hi = np.minimum(vmax, v_prev + amax * dt)
+    v_want = (pos - q_prev) / dt
+    v = np.clip(v_want, np.minimum(v_lo, v_hi), np.maximum(v_lo, v_hi))
+    if np.any(np.abs(v - v_want) > EPS):
+        j = int(np.argmax(np.abs(v - v_want)))
+        reason = "joint_velocity" if abs(v_want[j]) > vmax[j] else "joint_acceleration"
+        events.append(
+            Intervention("arm.rate", "clamp", reason, f"joint {j}: {v_want[j]:.3f} rad/s wanted")
+        )
+    q = q_prev + v * dt
+    stop_dist = braking_distance(v, amax, dt)
+    beyond = ((v > EPS) & (q + stop_dist > hi + EPS)) | ((v < -EPS) & (q - stop_dist < lo - EPS))
+    if np.any(beyond):
+        j = int(np.argmax(beyond))
+        events.append(
+            Intervention(
+                "arm.brake", "clamp", "joint_cannot_stop", f"joint {j} would overrun; braking"
+            )
+        )
+        q = brake_arm(q_prev, v_prev, lim, dt)
+    return q, events
+
+
+def limit_base(
+    v: np.ndarray, v_prev: np.ndarray, lim: BaseLimits, dt: float
+) -> tuple[np.ndarray, list[Intervention]]:
+    """Base velocity within speed, yaw-rate and acceleration limits relative to the previous output."""
+    vmax, amax = np.asarray(lim.max_vel), np.asarray(lim.max_acc)
+    events: list[Intervention] = []
+    if not finite(v):
+        events.append(
+            Intervention("base", "clamp", "base_nonfinite", "non-finite velocity; braking")
+        )
+        v = np.zeros(3)
+    out = np.clip(v, -vmax, vmax)
+    if np.any(np.abs(out[:2] - v[:2]) > EPS):
+        events.append(
+            Intervention("base.speed", "clamp", "base_speed", f"{np.round(v[:2], 3).tolist()} m/s")
+        )
+    if abs(out[2] - v[2]) > EPS:
+        events.append(Intervention("base.yaw_rate", "clamp", "yaw_rate", f"{v[2]:.3f} rad/s"))
+    lo, hi = v_prev - amax * dt, v_prev + amax * dt
+    acc = np.clip(out, np.minimum(lo, hi), np.maximum(lo, hi))
+    if np.any(np.abs(acc - out) > EPS):
+        events.append(
+            Intervention(
+                "base.acceleration",
+                "clamp",
+                "base_acceleration",
+                f"{np.round(out, 3).tolist()} from {np.round(v_prev, 3).tolist()}",
+            )
+        )
+    return acc, events
+
+
+def brake_base(v_prev: np.ndarray, lim: BaseLimits, dt: float) -> np.ndarray:
+    """Base velocity one period closer to rest at the max deceleration (a controlled stop)."""
+    dv = np.asarray(lim.max_acc) * dt
+    v_prev = np.where(np.isfinite(v_prev), v_prev, 0.0)
+    return np.sign(v_prev) * np.maximum(np.abs(v_prev) - dv, 0.0)
+
+
+def allowed_speed(clearance: float, slow: float, protective: float, vmax: float) -> float:
+    """Speed allowed towards an obstacle at `clearance`: vmax beyond slow, 0 inside protective (or NaN)."""
+    if np.isnan(clearance):
+        return 0.0
+    frac = (clearance - protective) / (slow - protective)
+    return float(vmax * min(max(frac, 0.0), 1.0))
+
+
+def limit_separation(
+    v: np.ndarray,
+    clearance: float,
+    direction: np.ndarray,
+    people: list[tuple[float, np.ndarray]],
+    sep: SeparationConfig,
+    lim: BaseLimits,
+) -> tuple[np.ndarray, list[Intervention]]:
+    """Scale the base's translation down so its approach speed fits the clearance; stop near a person.
+
+    clearance: distance [m] from the base's edge to the nearest static obstacle; direction: unit
+    vector towards it in the robot frame. people: (clearance, direction) per tracked person.
+    Only approaching is limited: moving away or along an obstacle stays free.
+    """
+    for dist, _ in people:
+        if not np.isfinite(dist) or dist <= sep.person_protective_distance:
+            return np.zeros(3), [
+                Intervention("separation.person", "stop", "person_protective", f"{dist:.2f} m")
+            ]
+    out = np.array(v, dtype=float)
+    vmax = float(np.hypot(lim.max_vel[0], lim.max_vel[1]))
+    checks = [(clearance, direction, sep.slow_distance, sep.protective_distance, "obstacle")]
+    checks += [
+        (d, u, sep.person_slow_distance, sep.person_protective_distance, "person")
+        for d, u in people
+    ]
+    events: list[Intervention] = []
+    for dist, unit, slow, protective, what in checks:
+        unit = np.asarray(unit, dtype=float)[:2]
+        norm = float(np.hypot(unit[0], unit[1])) if finite(unit) else 0.0
+        allowed = allowed_speed(dist, slow, protective, vmax)
+        # no direction known (or inside the obstacle): treat every translation as approaching
+        approach = float(out[:2] @ (unit / norm)) if norm > EPS else float(np.hypot(*out[:2]))
+        if approach > allowed + EPS:
+            out[:2] *= allowed / approach
+            reason = f"{what}_protective" if allowed == 0.0 else f"{what}_slowdown"
+            events.append(
+                Intervention(
+                    "separation",
+                    "clamp",
+                    reason,
+                    f"clearance {dist:.2f} m, approach {approach:.3f} -> {allowed:.3f} m/s",
+                )
+            )
+    return out, events

@@ -1,0 +1,88 @@
+"""Geometric rules on the commanded next configuration: tool workspace, keep-out zones, collisions."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from agent.safety.config import SafetyConfig, Zone
+from agent.safety.constraints import Intervention
+from agent.safety.geometry import RobotGeometry
+
+
+def next_pose(pose: np.ndarray, vel: np.ndarray, dt: float) -> np.ndarray:
+    """Base pose after driving the robot-frame velocity (vx, vy, wz) for dt."""
+    c, s = np.cos(pose[2]), np.sin(pose[2])
+    return pose + dt * np.array([c * vel[0] - s * vel[1], s * vel[0] + c * vel[1], vel[2]])
+
+
+def outside_box(point: np.ndarray, lower: np.ndarray, upper: np.ndarray) -> float:
+    """How far a point is outside a box [m]; 0 inside."""
+    return float(np.linalg.norm(np.maximum(lower - point, 0.0) + np.maximum(point - upper, 0.0)))
+
+
+def depth_in_box(point: np.ndarray, lower: np.ndarray, upper: np.ndarray) -> float:
+    """How deep a point is inside a box [m]; 0 outside."""
+    if np.any(point <= lower) or np.any(point >= upper):
+        return 0.0
+    return float(np.min(np.minimum(point - lower, upper - point)))
+
+
+def in_base_frame(point: np.ndarray, pose: np.ndarray) -> np.ndarray:
+    c, s = np.cos(pose[2]), np.sin(pose[2])
+    dx, dy = point[0] - pose[0], point[1] - pose[1]
+    return np.array([c * dx + s * dy, -s * dx + c * dy, point[2]])
+
+
+class EnvelopeRules:
+    """Checks a candidate next configuration; a violation that does not improve on now is a stop."""
+
+    def __init__(self, geom: RobotGeometry, cfg: SafetyConfig, zones: list[Zone]) -> None:
+        self.geom, self.cfg = geom, cfg
+        self.ws_lo, self.ws_hi = np.asarray(cfg.workspace.lower), np.asarray(cfg.workspace.upper)
+        self.zones = [(z.name, np.asarray(z.lower), np.asarray(z.upper)) for z in zones]
+
+    def _measure(
+        self, pose: np.ndarray, arm: np.ndarray, gripper: float
+    ) -> dict[str, tuple[float, str]]:
+        """Violation size per rule (0 = fine) with a detail, for one configuration."""
+        g, col = self.geom, self.cfg.collision
+        g.set(pose, arm, gripper)
+        tcp = g.tcp()
+        out = {
+            "ee_workspace": (
+                outside_box(in_base_frame(tcp, pose), self.ws_lo, self.ws_hi),
+                "tool outside box",
+            )
+        }
+        depth, name = max(
+            ((depth_in_box(tcp, lo, hi), n) for n, lo, hi in self.zones), default=(0.0, "")
+        )
+        out["ee_keepout"] = (depth, f"tool in zone '{name}'")
+        d, which = g.scene_distance(col.min_distance)
+        out["scene_collision"] = (max(col.min_distance - d, 0.0), f"{which}: {d:.3f} m")
+        d, which = g.self_distance(col.self_min_distance)
+        out["self_collision"] = (max(col.self_min_distance - d, 0.0), f"{which}: {d:.3f} m")
+        return out
+
+    def __call__(
+        self,
+        pose: np.ndarray,
+        arm: np.ndarray,
+        pose_next: np.ndarray,
+        arm_next: np.ndarray,
+        gripper: float,
+    ) -> list[Intervention]:
+        """Stops for every rule the next configuration violates, unless it gets less bad than now."""
+        nxt = self._measure(pose_next, arm_next, gripper)
+        bad = {k: v for k, v in nxt.items() if v[0] > 0}
+        if not bad:
+            return []
+        now = self._measure(pose, arm, gripper)
+        rules = {"ee_workspace": "workspace", "ee_keepout": "keepout"}
+        return [
+            Intervention(
+                rules.get(k, "collision"), "stop", k, f"{detail} (next), {now[k][0]:.3f} now"
+            )
+            for k, (size, detail) in bad.items()
+            if size >= now[k][0] - 1e-6
+        ]

@@ -1,0 +1,58 @@
+"""`amibot estop`: trip, show or reset the latched e-stop (file always; the node's rpc when given)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+from agent.runtime.bus import RpcClient, RpcError, RpcTimeout
+from agent.safety.estop import EstopLatch
+
+DEFAULT_FILE = "~/.amibot/estop.json"
+
+
+def main(argv: list[str]) -> int:
+    """Exit 0 when the wanted state is on disk (and at the node, if an endpoint was given), else 1."""
+    ap = argparse.ArgumentParser(prog="amibot estop", description=__doc__)
+    ap.add_argument(
+        "--file", default=DEFAULT_FILE, help="the e-stop latch file (the safety node's estop_file)"
+    )
+    ap.add_argument("--rpc", default="", help="the safety node's rpc endpoint, to act at once")
+    ap.add_argument("--reason", default="", help="why (required for --reset)")
+    group = ap.add_mutually_exclusive_group()
+    group.add_argument(
+        "--reset", action="store_true", help="clear the latch; motion still needs a new command"
+    )
+    group.add_argument("--status", action="store_true", help="show the state only")
+    args = ap.parse_args(argv)
+    if args.reset and not args.reason.strip():
+        print("error: --reset needs --reason '...'", file=sys.stderr)
+        return 2
+    latch = EstopLatch(args.file)
+    if not args.status:
+        latch.write(not args.reset, args.reason or "amibot estop")
+    state = latch.read()
+    print(json.dumps({"tripped": state.tripped, "reason": state.reason, "file": str(latch.path)}))
+    if not args.rpc:
+        return 0
+    client = RpcClient(args.rpc)
+    try:
+        method = "estop_status" if args.status else ("estop_reset" if args.reset else "estop")
+        reply = client.call(
+            method, {"reason": args.reason or "amibot estop"}, timeout=0.5, retries=2
+        )
+        print(json.dumps({"node": reply}))
+    except (RpcError, RpcTimeout) as exc:
+        print(
+            f"warning: safety node did not answer ({exc}); it reads the file within one control period",
+            file=sys.stderr,
+        )
+        return 1
+    finally:
+        client.close()
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main(sys.argv[1:]))

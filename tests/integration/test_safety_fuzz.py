@@ -1,0 +1,168 @@
+"""Fuzzing: 10,000+ random and mutated frames to every socket the safety node listens on."""
+
+from __future__ import annotations
+
+import json
+import random
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import msgpack
+import numpy as np
+import yaml
+import zmq
+
+from agent.runtime.bus import RpcClient, context
+from agent.runtime.codec import encode
+from agent.runtime.messages import Command, Observation, Surprise
+from agent.runtime.schema import Message
+from tests.integration.procs import REPO
+
+N_PER_TOPIC = 3400  # three topics: > 10,000 frames to the subscriber, plus 1,000 to the rpc socket
+
+
+def frames(topic: str, msg: Message) -> list[bytes]:
+    return [f if isinstance(f, bytes) else f.tobytes() for f in encode(topic, msg, validate=False)]
+
+
+def mutants(topic: str, base: list[bytes], rng: random.Random) -> list[bytes]:
+    """One broken variant of a valid message: garbage, truncation, bad header, NaN, range, dtype, size."""
+    header = msgpack.unpackb(base[1])
+    kind = rng.randrange(8)
+    if len(base) < 3 and kind in (3, 4, 5):  # no array frames to break (surprise)
+        kind = 0
+    if kind == 0:
+        return [topic.encode(), rng.randbytes(rng.randrange(0, 64)), *base[2:]]
+    if kind == 1:
+        return base[: rng.randrange(1, len(base))] if len(base) > 2 else [topic.encode()]
+    if kind == 2:
+        broken = dict(header)
+        key = rng.choice(["type", "v", "seq", "f", "a"])  # (a changed stamp is still a valid frame)
+        broken[key] = rng.choice([None, "x", -1, 7.5, [], {}])
+        return [topic.encode(), msgpack.packb(broken), *base[2:]]
+    if kind in (
+        3,
+        4,
+    ):  # NaN or out-of-range joint values (arm is bounded in every message that has it)
+        i = 2 + [a[0] for a in header["a"]].index("arm")
+        bad = np.full(len(base[i]) // 8, np.nan if kind == 3 else 1e9).tobytes()
+        return [*base[:i], bad, *base[i + 1 :]]
+    if kind == 5:
+        return [topic.encode(), base[1], base[2][:-3], *base[3:]]
+    if kind == 6:
+        return [
+            topic.encode(),
+            msgpack.packb({**header, "f": {**header["f"], "bogus": 1}}),
+            *base[2:],
+        ]
+    return [topic.encode(), base[1], *base[2:], rng.randbytes(16)]
+
+
+def test_fuzzed_frames_are_counted_and_never_move_the_robot(tmp_path: Path) -> None:
+    rng = random.Random(4)
+    eps = {t: f"ipc://{tmp_path}/{t}.sock" for t in ("cmd.proposed", "obs", "surprise")}
+    out_ep, rpc_ep = f"ipc://{tmp_path}/safety.pub", f"ipc://{tmp_path}/safety.rpc"
+    cfg = tmp_path / "safety.yaml"
+    base = yaml.safe_load((REPO / "configs/safety/mobile_so101.yaml").read_text())
+    base["collision"]["scene"] = ""
+    cfg.write_text(
+        json.dumps(
+            {
+                **base,
+                "publish": out_ep,
+                "rpc": rpc_ep,
+                "inputs": eps,
+                "estop_file": str(tmp_path / "estop.json"),
+            }
+        )
+    )
+    pubs = {}
+    for topic, ep in eps.items():
+        pubs[topic] = context().socket(zmq.PUB)
+        pubs[topic].linger, pubs[topic].sndhwm = 0, 0  # unlimited: nothing dropped on our side
+        pubs[topic].bind(ep)
+    out = context().socket(zmq.SUB)
+    out.linger = 0
+    out.setsockopt(zmq.SUBSCRIBE, b"cmd.safe")
+    out.connect(out_ep)
+    node = subprocess.Popen([sys.executable, "-m", "agent.safety", "--config", str(cfg)], cwd=REPO)
+    client = RpcClient(rpc_ep)
+    try:
+        client.call("ping", timeout=5.0, retries=10)
+        obs = Observation(
+            head=np.zeros((8, 8, 3), np.uint8),
+            base_pose=np.zeros(3),
+            base_vel=np.zeros(3),
+            arm=np.zeros(5),
+            arm_vel=np.zeros(5),
+            gripper=0.5,
+            stamp_mono=time.monotonic(),
+        )
+        for _ in range(100):  # subscription live and the node has robot state
+            pubs["obs"].send_multipart(frames("obs", obs))
+            time.sleep(0.02)
+            if client.call("stats")["counters"].get("in.obs"):
+                break
+        before = client.call("stats")
+        valid = {
+            "cmd.proposed": frames(
+                "cmd.proposed",
+                Command(
+                    base_vel=np.array([0.3, 0, 0]),
+                    arm=np.ones(5),
+                    gripper=0.5,
+                    valid_until=1.0,
+                    source="fuzz",
+                    seq=3,
+                ),
+            ),
+            "obs": frames("obs", obs),
+            "surprise": frames("surprise", Surprise(value=0.1, threshold=1.0)),
+        }
+        sent = 0
+        for i in range(N_PER_TOPIC):
+            for topic, base in valid.items():
+                pubs[topic].send_multipart(
+                    mutants(topic, base, rng) if i % 10 else [rng.randbytes(8) + b"x"]
+                )
+                sent += 1 if i % 10 else 0
+            if i % 200 == 0:
+                time.sleep(0.01)
+        raw = context().socket(zmq.DEALER)
+        raw.linger = 0
+        raw.connect(rpc_ep)
+        for _ in range(1000):
+            raw.send_multipart(
+                rng.choice([[b"", rng.randbytes(rng.randrange(1, 40))], [rng.randbytes(5)]])
+            )
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            stats = client.call("stats", timeout=2.0)
+            counted = sum(v for k, v in stats["rejected"].items() if not k.startswith("rpc."))
+            counted += sum(
+                stats["counters"].get(k, 0) for k in ("in.obs", "proposed", "in.surprise")
+            )
+            counted -= sum(before["rejected"].values()) + sum(
+                before["counters"].get(k, 0) for k in ("in.obs", "proposed", "in.surprise")
+            )
+            rpc_counted = sum(v for k, v in stats["rejected"].items() if k.startswith("rpc."))
+            if counted >= sent and rpc_counted >= 1000:
+                break
+            time.sleep(0.2)
+        raw.close()
+        assert node.poll() is None, "the safety node died"
+        assert counted == sent and rpc_counted == 1000, (counted, sent, stats)
+        assert stats["counters"].get("passed", 0) == 0, stats  # nothing was ever let through
+        while out.poll(0):
+            topic, header, *arrays = out.recv_multipart()
+            fields = dict(zip([a[0] for a in msgpack.unpackb(header)["a"]], arrays, strict=True))
+            assert not np.any(np.frombuffer(fields["base_vel"])), "motion emitted"
+    finally:
+        client.close()
+        out.close()
+        for s in pubs.values():
+            s.close()
+        node.terminate()
+        assert node.wait(timeout=10) == 0

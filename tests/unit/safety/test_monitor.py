@@ -1,0 +1,160 @@
+"""Property tests of the decision function: any command sequence gives limit-respecting output or a stop."""
+
+from __future__ import annotations
+
+import numpy as np
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from agent.runtime.messages import Command, Observation
+from agent.safety.constraints import Intervention
+from agent.safety.monitor import Monitor
+from tests.unit.safety.conftest import load
+
+CFG = load("collision.scene=", "accept_sources=[planner, teleop]")
+LO = np.array(CFG.arm.lower) + CFG.arm.margin
+HI = np.array(CFG.arm.upper) - CFG.arm.margin
+wild = st.one_of(st.floats(allow_nan=True, allow_infinity=True), st.floats(-4, 4), st.just(1e300))
+
+
+def envelope(
+    pose: np.ndarray, arm: np.ndarray, pose_next: np.ndarray, arm_next: np.ndarray, grip: float
+) -> list[Intervention]:
+    """A stand-in geometric rule: the tool may not go where joint 0 > 1 rad."""
+    return [Intervention("keepout", "stop", "ee_keepout", "test zone")] if arm_next[0] > 1.0 else []
+
+
+def obs(arm: list[float], pose: list[float]) -> Observation:
+    return Observation(
+        head=np.zeros((8, 8, 3), np.uint8),
+        base_pose=np.array(pose),
+        base_vel=np.zeros(3),
+        arm=np.array(arm),
+        arm_vel=np.zeros(5),
+        gripper=0.5,
+    )
+
+
+step = st.one_of(
+    st.tuples(
+        st.just("obs"),
+        st.lists(st.floats(-2, 2), min_size=5, max_size=5),
+        st.lists(st.floats(-5, 5), min_size=3, max_size=3),
+    ),
+    st.tuples(
+        st.just("cmd"),
+        st.lists(wild, min_size=3, max_size=3),  # base
+        st.lists(wild, min_size=4, max_size=6),  # arm (sometimes the wrong size)
+        wild,  # gripper
+        st.integers(0, 30),  # seq (replays and out-of-order included)
+        st.one_of(st.floats(-0.2, 0.3), st.just(float("nan"))),  # age of its stamp [s]
+        st.floats(-0.5, 1.0),  # valid for
+        st.sampled_from(["planner", "teleop", "intruder"]),
+        st.booleans(),  # a watchdog fault is active
+    ),
+)
+
+
+@settings(max_examples=250, deadline=None)
+@given(st.lists(step, min_size=1, max_size=40))
+def test_outputs_never_violate_limits_and_stop_when_they_should(steps: list) -> None:
+    mon = Monitor(CFG, envelope)
+    now, prev_base, prev_q, prev_v = 1000.0, np.zeros(3), None, np.zeros(5)
+    seen_seq: dict[str, int] = {}
+    last_obs: Observation | None = None
+    for s in steps:
+        now += 0.05
+        if s[0] == "obs":
+            last_obs = obs(s[1], s[2])
+            mon.on_obs(last_obs)
+            prev_q = mon.q.copy() if prev_q is None else prev_q
+            continue
+        _, base, arm, grip, seq, age, ttl, source, fault = s
+        cmd = Command(
+            base_vel=np.array(base),
+            arm=np.array(arm),
+            gripper=grip,
+            valid_until=now + ttl,
+            source=source,
+            seq=seq,
+            stamp_mono=now - age,
+        )
+        faults = (
+            [Intervention("watchdog.heartbeat", "stop", "heartbeat_missing", "x")] if fault else []
+        )
+        d = mon.propose(cmd, now, faults)
+        must_stop = (
+            fault
+            or last_obs is None
+            or source == "intruder"
+            or len(arm) != 5
+            or not np.isfinite(age)
+            or ttl < 0
+            or age > CFG.watchdog.cmd_max_age_s
+            or age < -0.05
+            or seq <= seen_seq.get(source, -1)
+        )
+        if must_stop:
+            assert d.stopped and d.events
+        if d.command is None:
+            assert last_obs is None
+            continue
+        out = d.command
+        assert out.source == CFG.name and out.valid_until <= now + CFG.command_ttl_s + 1e-9
+        assert (
+            np.all(np.isfinite(out.base_vel))
+            and np.all(np.isfinite(out.arm))
+            and np.isfinite(out.gripper)
+        )
+        assert np.all(np.abs(out.base_vel) <= np.array(CFG.base.max_vel) + 1e-9)
+        assert CFG.gripper_lower <= out.gripper <= CFG.gripper_upper
+        if d.stopped:  # controlled stop: base only slows down, arm holds where it is
+            assert np.all(np.abs(out.base_vel) <= np.abs(prev_base) + 1e-12)
+            assert np.all(
+                np.abs(out.base_vel - prev_base) <= np.array(CFG.base.max_acc) * CFG.dt + 1e-9
+            )
+            assert last_obs is not None
+            assert np.allclose(out.arm, np.clip(last_obs.arm, CFG.arm.lower, CFG.arm.upper))
+            prev_v = np.zeros(5)
+        else:
+            seen_seq[source] = seq
+            assert np.all(
+                np.abs(out.base_vel - prev_base) <= np.array(CFG.base.max_acc) * CFG.dt + 1e-9
+            )
+            v = (out.arm - prev_q) / CFG.dt
+            assert np.all(np.abs(v) <= np.array(CFG.arm.max_vel) + 1e-6)
+            assert np.all(np.abs(v - prev_v) <= np.array(CFG.arm.max_acc) * CFG.dt + 1e-6)
+            assert np.all(
+                (out.arm <= np.maximum(HI, prev_q) + 1e-9)
+                & (out.arm >= np.minimum(LO, prev_q) - 1e-9)
+            )
+            assert out.arm[0] <= 1.0  # the geometric rule held
+            prev_v = v
+        prev_base, prev_q = out.base_vel.copy(), out.arm.copy()
+
+
+def test_reset_needs_a_command_issued_after_it() -> None:
+    mon = Monitor(CFG, None)
+    mon.on_obs(obs([0.0] * 5, [0, 0, 0]))
+    cmd = Command(
+        base_vel=np.array([0.1, 0, 0]),
+        arm=np.zeros(5),
+        gripper=0.5,
+        valid_until=11.0,
+        source="planner",
+        seq=1,
+        stamp_mono=9.99,
+    )
+    mon.hold(10.0)  # e.g. the e-stop was reset at t = 10
+    d = mon.propose(cmd, 10.01, [])
+    assert d.stopped and d.events[0].reason == "before_reset"
+    fresh = Command(
+        base_vel=np.array([0.1, 0, 0]),
+        arm=np.zeros(5),
+        gripper=0.5,
+        valid_until=11.0,
+        source="planner",
+        seq=2,
+        stamp_mono=10.005,
+    )
+    assert not mon.propose(fresh, 10.01, []).stopped

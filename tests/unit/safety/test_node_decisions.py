@@ -1,0 +1,111 @@
+"""The node's decision path without processes: fail-closed on errors, e-stop latch, watchdog ticks."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from agent.runtime.messages import Command, Heartbeat, Observation
+from agent.safety.node import SafetyNode
+from tests.unit.safety.conftest import load
+
+
+@pytest.fixture
+def node(tmp_path: Path) -> Iterator[tuple[SafetyNode, list]]:
+    cfg = load(
+        "collision.scene=",
+        f"estop_file={tmp_path}/estop.json",
+        f"event_log={tmp_path}/events.jsonl",
+        f"publish=inproc://safety-{tmp_path.name}",
+        "watchdog.require_peers=[perception]",
+    )
+    n = SafetyNode(cfg)
+    n.setup()
+    sent: list = []
+    n.publish = lambda topic, msg: sent.append((topic, msg)) or msg  # type: ignore[method-assign]
+    n.peers["perception"] = (Heartbeat(node="perception", ready=True), time.monotonic())
+    n._on_obs(
+        Observation(
+            head=np.zeros((8, 8, 3), np.uint8),
+            base_pose=np.array([2.0, 2.0, 0.0]),
+            base_vel=np.zeros(3),
+            arm=np.zeros(5),
+            arm_vel=np.zeros(5),
+            gripper=0.5,
+        )
+    )
+    yield n, sent
+    n.teardown()
+    n.close()
+
+
+def command(seq: int, vx: float = 0.1) -> Command:
+    now = time.monotonic()
+    return Command(
+        base_vel=np.array([vx, 0, 0]),
+        arm=np.zeros(5),
+        gripper=0.5,
+        valid_until=now + 0.3,
+        source="planner",
+        seq=seq,
+        stamp_mono=now,
+    )
+
+
+def safe(sent: list) -> list[Command]:
+    return [m for t, m in sent if t == "cmd.safe"]
+
+
+def test_a_good_command_passes_and_an_exception_in_a_check_stops(
+    node: tuple[SafetyNode, list],
+) -> None:
+    n, sent = node
+    n._on_proposed(command(1))
+    assert safe(sent)[-1].base_vel[0] == pytest.approx(0.08)  # accelerating within 0.8 m/s^2
+    n.monitor.envelope = lambda *a: 1 / 0  # type: ignore[assignment, misc]
+    n._on_proposed(command(2))
+    out = safe(sent)[-1]
+    assert out.base_vel[0] <= 0.08 and np.all(out.arm == 0)
+    assert n.counters["internal_error"] == 1 and n.counters["stop.internal_error"] == 1
+
+
+def test_estop_latches_across_restart_and_reset_needs_a_fresh_command(
+    node: tuple[SafetyNode, list], tmp_path: Path
+) -> None:
+    n, sent = node
+    n._set_estop(True, "test")
+    n._on_proposed(command(1))
+    assert n.counters["estop.estop_latched"] >= 1 and np.all(safe(sent)[-1].base_vel == 0)
+    again = SafetyNode(
+        load(
+            "collision.scene=",
+            f"estop_file={tmp_path}/estop.json",
+            f"publish=inproc://safety-again-{tmp_path.name}",
+        )
+    )
+    assert again.latch.poll().tripped  # a restarted node is still tripped
+    again.close()
+    stale = command(2)
+    n._set_estop(False, "checked the robot")
+    n._on_proposed(stale)  # issued before the reset: refused
+    assert n.counters["stop.before_reset"] == 1
+    n._on_proposed(command(3))
+    assert safe(sent)[-1].base_vel[0] > 0
+
+
+def test_watchdog_tick_stops_on_missing_heartbeat_and_logs_once(
+    node: tuple[SafetyNode, list],
+) -> None:
+    n, sent = node
+    n._on_proposed(command(1))
+    n.peers["perception"] = (Heartbeat(node="perception", ready=True), time.monotonic() - 10)
+    for _ in range(3):
+        n._tick()
+    assert len(safe(sent)) == 4 and all(np.all(c.arm == 0) for c in safe(sent))
+    events = [m for t, m in sent if t == "safety_events" and m.reason == "heartbeat_missing"]
+    assert len(events) == 1 and n.counters["stop_ticks"] == 3
+    assert "heartbeat_missing" in Path(n.cfg.event_log).read_text()
