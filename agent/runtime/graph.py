@@ -177,10 +177,13 @@ def node_config(spec: LaunchSpec, node: NodeSpec, *, source: str) -> dict[str, A
 
 
 _REF = re.compile(r"\{(\w+)\.(rpc|publish)\}")
+_PARAM_REF = re.compile(r"^\{(\w+)\.params\.([\w.]+)\}$")
 
 
 def _substitute(spec: LaunchSpec, value: Any, source: str) -> Any:
-    """Replace '{NODE.rpc}' / '{NODE.publish}' in string params with that node's endpoint."""
+    """Resolve references in params: '{NODE.rpc}' / '{NODE.publish}' inside strings become that
+    node's endpoint; a value that is exactly '{NODE.params.KEY}' becomes that node's final
+    parameter (config file + params), with its type, so one --set reaches every node that needs it."""
     if isinstance(value, dict):
         return {k: _substitute(spec, v, source) for k, v in value.items()}
     if isinstance(value, list):
@@ -188,6 +191,16 @@ def _substitute(spec: LaunchSpec, value: Any, source: str) -> Any:
     if not isinstance(value, str):
         return value
     nodes = {n.name: n for n in spec.nodes}
+    if m := _PARAM_REF.match(value):
+        node = nodes.get(m.group(1))
+        if node is None:
+            raise ConfigError(f"{source}: '{value}' names no node '{m.group(1)}'")
+        found: Any = merge(read_yaml(Path(node.config)) if node.config else {}, node.params)
+        for part in m.group(2).split("."):
+            if not isinstance(found, dict) or part not in found:
+                raise ConfigError(f"{source}: '{value}': node '{node.name}' has no parameter '{m.group(2)}'")
+            found = found[part]
+        return found
 
     def endpoint(m: re.Match[str]) -> str:
         node = nodes.get(m.group(1))

@@ -92,3 +92,15 @@ def test_cycles_start_in_declaration_order(tmp_path: Path) -> None:
     )
     spec = load_launch(graph(tmp_path, body))
     assert [n.name for n in start_order(spec)] == ["a", "b"]
+
+
+def test_param_references_resolve_with_type_and_follow_overrides(tmp_path: Path) -> None:
+    from agent.runtime.graph import node_config
+
+    body = TALKER.replace("}", ", params: {rate_hz: 20}}") + LISTENER.replace(
+        "}", ", rpc: auto, params: {count: '{talker.params.rate_hz}', record: '{listener.rpc}'}}"
+    )
+    spec = load_launch(graph(tmp_path, body), ["talker.rate_hz=7"])
+    cfg = node_config(spec, spec.nodes[1], source="t")
+    assert cfg["count"] == 7 and cfg["record"] == f"ipc://{tmp_path}/run/listener.rpc"
+    fails(tmp_path, body.replace("talker.params.rate_hz", "talker.params.nope"), "has no parameter 'nope'")

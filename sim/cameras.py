@@ -1,0 +1,56 @@
+"""Link-mounted pinhole cameras rendered headless with pybullet's tiny renderer."""
+
+from __future__ import annotations
+
+import numpy as np
+import pybullet as p
+
+from sim.robot_config import CameraSpec
+
+
+def look_matrices(
+    pos: np.ndarray, orn: np.ndarray, spec: CameraSpec, size: tuple[int, int]
+) -> tuple[list[float], list[float]]:
+    """View and projection matrices for a camera on a link at world pose (pos, orn)."""
+    rot = np.array(p.getMatrixFromQuaternion(orn)).reshape(3, 3)
+    eye = pos + rot @ np.asarray(spec.xyz)
+    forward, up = rot @ np.asarray(spec.forward), rot @ np.asarray(spec.up)
+    view = p.computeViewMatrix(eye.tolist(), (eye + forward).tolist(), up.tolist())
+    h, w = size
+    proj = p.computeProjectionMatrixFOV(spec.fov, w / h, spec.near, spec.far)
+    return view, proj
+
+
+def render(
+    client: int,
+    view: list[float],
+    proj: list[float],
+    size: tuple[int, int],
+    light: dict,
+    near: float,
+    far: float,
+    depth: bool = False,
+) -> tuple[np.ndarray, np.ndarray | None]:
+    """RGB (H, W, 3) uint8 and optional metric depth (H, W) float32."""
+    h, w = size
+    flags = p.ER_NO_SEGMENTATION_MASK
+    _, _, rgba, zbuf, _ = p.getCameraImage(
+        w,
+        h,
+        view,
+        proj,
+        renderer=p.ER_TINY_RENDERER,
+        flags=flags,
+        lightDirection=light.get("direction", [0.3, 0.3, 1.0]),
+        lightColor=light.get("color", [1.0, 1.0, 1.0]),
+        lightAmbientCoeff=light.get("ambient", 0.6),
+        lightDiffuseCoeff=light.get("diffuse", 0.5),
+        lightSpecularCoeff=0.1,
+        shadow=0,
+        physicsClientId=client,
+    )
+    rgb = np.asarray(rgba, dtype=np.uint8).reshape(h, w, 4)[:, :, :3].copy()
+    if not depth:
+        return rgb, None
+    z = np.asarray(zbuf, dtype=np.float32).reshape(h, w)
+    return rgb, (far * near / (far - (far - near) * z)).astype(np.float32)

@@ -1,0 +1,83 @@
+"""gymnasium.Env over SimWorld: Dict(head, wrist, proprio) observations, flat Box actions."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import gymnasium as gym
+import numpy as np
+from gymnasium import spaces
+
+from sim.world import SimWorld
+
+SEED_RANGE = 2**31 - 1
+
+
+class HouseholdEnv(gym.Env):
+    """Action = [vx, vy, wz, arm targets..., gripper]; reward 1 on the step the task succeeds."""
+
+    metadata = {"render_modes": []}
+
+    def __init__(
+        self,
+        task: str = "fetch",
+        robot: str = "mobile_so101",
+        image_size: tuple[int, int] = (64, 64),
+        **world_kwargs: Any,
+    ) -> None:
+        self.task = task
+        self.world = SimWorld(robot, image_size=image_size, **world_kwargs)
+        cfg = self.world.robot
+        h, w = image_size
+        n = cfg.n_arm
+        self.proprio_names = (
+            ["x", "y", "yaw", "vx", "vy", "wz"]
+            + [f"{j.name}.pos" for j in cfg.arm.joints]
+            + [f"{j.name}.vel" for j in cfg.arm.joints]
+            + ["gripper"]
+        )
+        img = spaces.Box(0, 255, (h, w, 3), np.uint8)
+        self.observation_space = spaces.Dict(
+            {
+                "head": img,
+                "wrist": img,
+                "proprio": spaces.Box(-np.inf, np.inf, (len(self.proprio_names),), np.float32),
+            }
+        )
+        vmax = np.array(cfg.base.max_vel)
+        low = np.concatenate([-vmax, cfg.arm_lower, [0.0]]).astype(np.float32)
+        high = np.concatenate([vmax, cfg.arm_upper, [1.0]]).astype(np.float32)
+        self.action_space = spaces.Box(low, high, (3 + n + 1,), np.float32)
+
+    def _obs(self, o: dict) -> dict[str, np.ndarray]:
+        proprio = np.concatenate(
+            [o["base_pose"], o["base_vel"], o["arm"], o["arm_vel"], [o["gripper"]]]
+        ).astype(np.float32)
+        return {"head": o["head"], "wrist": o["wrist"], "proprio": proprio}
+
+    def reset(
+        self, *, seed: int | None = None, options: dict[str, Any] | None = None
+    ) -> tuple[dict, dict]:
+        super().reset(seed=seed)
+        scene_seed = int(self.np_random.integers(SEED_RANGE)) if seed is None else seed
+        obs = self.world.reset(self.task, scene_seed, **(options or {}))
+        return self._obs(obs), {"seed": scene_seed, "task_args": dict(self.world.task.args)}
+
+    def step(self, action: np.ndarray) -> tuple[dict, float, bool, bool, dict]:
+        a = np.asarray(action, dtype=np.float64)
+        n = self.world.robot.n_arm
+        self.world.apply(a[:3], a[3 : 3 + n], float(a[3 + n]))
+        self.world.step()
+        status = self.world.task_status()
+        info = {"success": status.success, "steps": status.steps, **status.metrics}
+        truncated = status.done and not status.success
+        return (
+            self._obs(self.world.observe()),
+            float(status.success),
+            status.success,
+            truncated,
+            info,
+        )
+
+    def close(self) -> None:
+        self.world.close()

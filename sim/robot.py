@@ -1,0 +1,190 @@
+"""The simulated mobile manipulator: joint bookkeeping, base/arm/gripper actuation, grasp assist."""
+
+from __future__ import annotations
+
+import numpy as np
+import pybullet as p
+
+from sim.robot_config import RobotConfig
+from sim.urdf_compose import robot_urdf
+
+BASE_JOINTS = ("base_x", "base_y", "base_yaw")
+FINGER_FRICTION = 2.0
+GRASP_CONSTRAINT_FORCE = 200.0
+
+
+class Robot:
+    """One robot body in a pybullet client; the base is never teleported after construction."""
+
+    def __init__(self, cfg: RobotConfig, client: int, pose: tuple[float, float, float]) -> None:
+        self.cfg, self.client = cfg, client
+        self.body = p.loadURDF(str(robot_urdf(cfg)), useFixedBase=True, physicsClientId=client)
+        self.joint_index: dict[str, int] = {}
+        self.link_index: dict[str, int] = {}
+        for j in range(p.getNumJoints(self.body, physicsClientId=client)):
+            info = p.getJointInfo(self.body, j, physicsClientId=client)
+            self.joint_index[info[1].decode()] = j
+            self.link_index[info[12].decode()] = j
+        self.base_ids = [self.joint_index[n] for n in BASE_JOINTS]
+        self.arm_ids = [self._joint(j.name) for j in cfg.arm.joints]
+        self.finger_ids = [self._joint(n) for n in cfg.gripper.joints]
+        self.ee_id = self.link_index[cfg.arm.ee_link]
+        self.arm_root_id = self.joint_index["arm_mount_fixed"]
+        self.max_vel = np.array(cfg.base.max_vel)
+        self.max_acc = np.array(cfg.base.max_acc)
+        self.base_cmd = np.zeros(3)  # commanded robot-frame velocity
+        self.base_ref = np.zeros(3)  # acceleration-limited reference actually sent to the motors
+        self.arm_target = np.array(cfg.arm.stow, dtype=float)
+        self.gripper_target = 1.0
+        self.grasp: tuple[str, int] | None = None  # (object name, constraint id)
+        for j, q in zip(self.base_ids, pose, strict=True):
+            p.resetJointState(self.body, j, q, physicsClientId=client)
+        for j, q in zip(self.arm_ids, self.arm_target, strict=True):
+            p.resetJointState(self.body, j, q, physicsClientId=client)
+        self.set_gripper(1.0, reset=True)
+        for j in self.finger_ids:
+            p.changeDynamics(self.body, j, lateralFriction=FINGER_FRICTION, physicsClientId=client)
+        self.set_arm(self.arm_target)
+
+    def _joint(self, name: str) -> int:
+        if name not in self.joint_index:
+            raise ValueError(
+                f"robot '{self.cfg.name}': URDF has no joint '{name}'; "
+                f"have {sorted(self.joint_index)}"
+            )
+        return self.joint_index[name]
+
+    # --- actuation -------------------------------------------------------------------------
+    def set_arm(self, targets: np.ndarray) -> None:
+        """Position targets for the arm motors (max velocity and force from the config)."""
+        self.arm_target = np.asarray(targets, dtype=float).copy()
+        for j, q, spec in zip(self.arm_ids, self.arm_target, self.cfg.arm.joints, strict=True):
+            p.setJointMotorControl2(
+                self.body,
+                j,
+                p.POSITION_CONTROL,
+                targetPosition=float(q),
+                force=spec.max_force,
+                maxVelocity=spec.max_velocity,
+                physicsClientId=self.client,
+            )
+
+    def set_gripper(self, opening: float, reset: bool = False) -> None:
+        """Opening 0..1 -> finger position targets; `reset` also snaps the fingers there."""
+        self.gripper_target = float(opening)
+        g = self.cfg.gripper
+        for j, lo, hi in zip(self.finger_ids, g.closed, g.open, strict=True):
+            q = lo + (hi - lo) * self.gripper_target
+            if reset:
+                p.resetJointState(self.body, j, q, physicsClientId=self.client)
+            p.setJointMotorControl2(
+                self.body,
+                j,
+                p.POSITION_CONTROL,
+                targetPosition=q,
+                force=g.max_force,
+                maxVelocity=g.max_velocity,
+                physicsClientId=self.client,
+            )
+
+    def drive(self, dt: float) -> None:
+        """One physics substep of the base: ramp the reference within accel limits, send it."""
+        step = self.max_acc * dt
+        self.base_ref += np.clip(self.base_cmd - self.base_ref, -step, step)
+        yaw = self.pose()[2]
+        c, s = np.cos(yaw), np.sin(yaw)
+        vx, vy, wz = self.base_ref
+        world = [c * vx - s * vy, s * vx + c * vy, wz]
+        b = self.cfg.base
+        p.setJointMotorControlArray(
+            self.body,
+            self.base_ids,
+            p.VELOCITY_CONTROL,
+            targetVelocities=world,
+            forces=[b.max_force, b.max_force, b.max_torque],
+            physicsClientId=self.client,
+        )
+
+    # --- state -----------------------------------------------------------------------------
+    def _states(self, ids: list[int]) -> tuple[np.ndarray, np.ndarray]:
+        st = p.getJointStates(self.body, ids, physicsClientId=self.client)
+        return np.array([s[0] for s in st]), np.array([s[1] for s in st])
+
+    def pose(self) -> np.ndarray:
+        """(x, y, yaw) of the base in the world (wheel odometry in the sim is exact)."""
+        q, _ = self._states(self.base_ids)
+        q[2] = (q[2] + np.pi) % (2 * np.pi) - np.pi
+        return q
+
+    def velocity(self) -> np.ndarray:
+        """(vx, vy, wz) in the robot frame."""
+        q, v = self._states(self.base_ids)
+        c, s = np.cos(q[2]), np.sin(q[2])
+        return np.array([c * v[0] + s * v[1], -s * v[0] + c * v[1], v[2]])
+
+    def arm_state(self) -> tuple[np.ndarray, np.ndarray]:
+        return self._states(self.arm_ids)
+
+    def gripper_opening(self) -> float:
+        q, _ = self._states(self.finger_ids)
+        g = self.cfg.gripper
+        frac = [(qi - lo) / (hi - lo) for qi, lo, hi in zip(q, g.closed, g.open, strict=True)]
+        return float(np.clip(np.mean(frac), 0.0, 1.0))
+
+    def link_frame(self, link: int) -> tuple[np.ndarray, np.ndarray]:
+        """World (position, quaternion) of a link's URDF frame."""
+        st = p.getLinkState(
+            self.body, link, computeForwardKinematics=True, physicsClientId=self.client
+        )
+        return np.array(st[4]), np.array(st[5])
+
+    def tcp_pose(self) -> tuple[np.ndarray, np.ndarray]:
+        """World pose of the tool centre point."""
+        pos, orn = self.link_frame(self.ee_id)
+        tcp, _ = p.multiplyTransforms(pos, orn, self.cfg.arm.tcp_offset, [0, 0, 0, 1])
+        return np.array(tcp), orn
+
+    # --- grasping --------------------------------------------------------------------------
+    def touching(self, body: int) -> list[int]:
+        """Finger joint ids currently in contact with `body`."""
+        return [
+            j
+            for j in self.finger_ids
+            if p.getContactPoints(self.body, body, linkIndexA=j, physicsClientId=self.client)
+        ]
+
+    def update_grasp(self, objects: dict[str, int]) -> None:
+        """Grasp assist: attach an object both closing fingers touch; release when opening."""
+        if self.grasp is not None and self.gripper_target >= 0.5:
+            p.removeConstraint(self.grasp[1], physicsClientId=self.client)
+            self.grasp = None
+        if self.grasp is None and self.gripper_target < 0.5 and self.cfg.gripper.grasp_assist:
+            for name, body in objects.items():
+                if len(self.touching(body)) == len(self.finger_ids):
+                    self.attach(name, body)
+                    return
+
+    def attach(self, name: str, body: int) -> None:
+        """Fix `body` to the gripper link in its current relative pose."""
+        st = p.getLinkState(self.body, self.ee_id, physicsClientId=self.client)
+        opos, oorn = p.getBasePositionAndOrientation(body, physicsClientId=self.client)
+        inv_pos, inv_orn = p.invertTransform(st[0], st[1])
+        rel_pos, rel_orn = p.multiplyTransforms(inv_pos, inv_orn, opos, oorn)
+        cid = p.createConstraint(
+            self.body,
+            self.ee_id,
+            body,
+            -1,
+            p.JOINT_FIXED,
+            [0, 0, 0],
+            rel_pos,
+            [0, 0, 0],
+            rel_orn,
+            physicsClientId=self.client,
+        )
+        p.changeConstraint(cid, maxForce=GRASP_CONSTRAINT_FORCE, physicsClientId=self.client)
+        self.grasp = (name, cid)
+
+    @property
+    def held(self) -> str | None:
+        return None if self.grasp is None else self.grasp[0]

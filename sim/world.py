@@ -1,0 +1,327 @@
+"""SimWorld: the PyBullet household world behind the sim backend node, gym env and expert."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pybullet as p
+
+from sim.cameras import look_matrices, render
+from sim.layout import Layout, generate_layout, load_scene_config
+from sim.nav import OccupancyGrid
+from sim.robot import Robot
+from sim.robot_config import RobotConfig, load_robot_config
+from sim.scene import SceneHandles, build_scene
+from sim.tasks import TaskSpec, TaskStatus, TaskTracker, load_task_config, sample_task
+
+PLAN_MARGIN = 0.08  # extra clearance beyond the base radius for path planning, m
+
+
+class SimWorld:
+    """A procedural apartment with one mobile manipulator, driven at the control rate."""
+
+    def __init__(
+        self,
+        robot: str | RobotConfig = "mobile_so101",
+        *,
+        image_size: tuple[int, int] = (64, 64),
+        control_hz: float = 10.0,
+        physics_hz: float = 240.0,
+        render: bool = True,
+        depth: bool = False,
+        gui: bool = False,
+        scene: str = "apartment",
+    ) -> None:
+        self.robot = robot if isinstance(robot, RobotConfig) else load_robot_config(robot)
+        self.image_size = tuple(image_size)
+        self.control_hz, self.physics_hz = float(control_hz), float(physics_hz)
+        self.substeps = max(1, round(physics_hz / control_hz))
+        self.render, self.depth = render, depth
+        self.scene_cfg = load_scene_config(scene)
+        self.client = p.connect(p.GUI if gui else p.DIRECT)
+        self.layout: Layout | None = None
+        self.grid: OccupancyGrid | None = None
+        self.scene: SceneHandles | None = None
+        self.robot_state: Robot | None = None
+        self.task: TaskSpec | None = None
+        self._tracker: TaskTracker | None = None
+        self._time = 0.0
+
+    # --- declared interface --------------------------------------------------------------
+    @property
+    def features(self) -> dict[str, Any]:
+        """Observation and action features (names, shapes, dtypes, units, limits)."""
+        h, w = self.image_size
+        r = self.robot
+        arm_names = [j.name for j in r.arm.joints]
+        img = {
+            "shape": (h, w, 3),
+            "dtype": "uint8",
+            "names": ["height", "width", "rgb"],
+            "unit": "pixel",
+        }
+        obs: dict[str, dict[str, Any]] = {
+            "head": dict(img),
+            "wrist": dict(img),
+            "base_pose": {
+                "shape": (3,),
+                "dtype": "float64",
+                "names": ["x", "y", "yaw"],
+                "unit": "m, m, rad",
+            },
+            "base_vel": {
+                "shape": (3,),
+                "dtype": "float64",
+                "names": ["vx", "vy", "wz"],
+                "unit": "m/s, m/s, rad/s",
+                "low": [-v for v in r.base.max_vel],
+                "high": list(r.base.max_vel),
+            },
+            "arm": {
+                "shape": (r.n_arm,),
+                "dtype": "float64",
+                "names": arm_names,
+                "unit": "rad",
+                "low": r.arm_lower,
+                "high": r.arm_upper,
+            },
+            "arm_vel": {
+                "shape": (r.n_arm,),
+                "dtype": "float64",
+                "names": arm_names,
+                "unit": "rad/s",
+            },
+            "gripper": {
+                "shape": (),
+                "dtype": "float64",
+                "names": ["opening"],
+                "unit": "1",
+                "low": 0.0,
+                "high": 1.0,
+            },
+            "time": {"shape": (), "dtype": "float64", "names": ["t"], "unit": "s"},
+        }
+        if self.depth:
+            for cam in ("head", "wrist"):
+                obs[f"{cam}_depth"] = {
+                    "shape": (h, w),
+                    "dtype": "float32",
+                    "names": ["height", "width"],
+                    "unit": "m",
+                }
+        action = {
+            "base_vel": {
+                "shape": (3,),
+                "dtype": "float64",
+                "names": ["vx", "vy", "wz"],
+                "unit": "m/s, m/s, rad/s",
+                "low": [-v for v in r.base.max_vel],
+                "high": list(r.base.max_vel),
+                "max_acc": list(r.base.max_acc),
+            },
+            "arm_targets": {
+                "shape": (r.n_arm,),
+                "dtype": "float64",
+                "names": arm_names,
+                "unit": "rad",
+                "low": r.arm_lower,
+                "high": r.arm_upper,
+                "max_velocity": [j.max_velocity for j in r.arm.joints],
+            },
+            "gripper": {
+                "shape": (),
+                "dtype": "float64",
+                "names": ["opening"],
+                "unit": "1",
+                "low": 0.0,
+                "high": 1.0,
+            },
+        }
+        return {"observation": obs, "action": action, "control_hz": self.control_hz}
+
+    # --- episode -------------------------------------------------------------------------
+    def reset(self, task: str = "fetch", seed: int = 0, **task_kwargs: str) -> dict:
+        """Build the scene for `seed`, sample the task, place the robot; returns an observation."""
+        task_cfg = load_task_config(task)
+        c = self.client
+        p.resetSimulation(physicsClientId=c)
+        p.setGravity(0, 0, -9.81, physicsClientId=c)
+        p.setTimeStep(1.0 / self.physics_hz, physicsClientId=c)
+        self.layout = generate_layout(self.scene_cfg, seed)
+        self.grid = OccupancyGrid(self.layout, self.robot.base.radius + PLAN_MARGIN)
+        self.scene = build_scene(self.layout, c)
+        self.task = sample_task(task, self.layout, self.grid, seed, **task_kwargs)
+        self.robot_state = Robot(self.robot, c, tuple(self.task.start))
+        if self.task.held_at_start:
+            self._put_in_gripper(self.task.held_at_start)
+        self._time = 0.0
+        self._tracker = TaskTracker(self.task, task_cfg, self)
+        return self.observe()
+
+    def _put_in_gripper(self, name: str) -> None:
+        """Start an episode holding `name`: object between the fingers, fingers closed on it."""
+        rob, body = self.robot_state, self.scene.objects[name]
+        tcp, orn = rob.tcp_pose()
+        lo, hi = p.getAABB(body, physicsClientId=self.client)
+        pos, _ = p.getBasePositionAndOrientation(body, physicsClientId=self.client)
+        z = tcp[2] - (hi[2] - pos[2]) + 0.025  # top of the object 2.5 cm above the tcp
+        closing = np.array(p.getMatrixFromQuaternion(orn)).reshape(3, 3)[:, 1]
+        yaw = np.arctan2(closing[1], closing[0]) - np.pi / 2  # object x across the fingers
+        p.resetBasePositionAndOrientation(
+            body,
+            [tcp[0], tcp[1], z],
+            p.getQuaternionFromEuler([0, 0, yaw]),
+            physicsClientId=self.client,
+        )
+        rob.attach(name, body)
+        rob.set_gripper(0.0)
+        for _ in range(int(0.3 * self.physics_hz)):
+            p.stepSimulation(physicsClientId=self.client)
+
+    def apply(self, base_vel: np.ndarray, arm_targets: np.ndarray, gripper: float) -> dict:
+        """Clip a command to the robot's limits, send it, and return what was applied."""
+        r = self.robot
+        base = _checked("base_vel", base_vel, (3,))
+        arm = _checked("arm_targets", arm_targets, (r.n_arm,))
+        grip = float(_checked("gripper", gripper, ()))
+        vmax = np.array(r.base.max_vel)
+        applied = {
+            "base_vel": np.clip(base, -vmax, vmax),
+            "arm_targets": np.clip(arm, r.arm_lower, r.arm_upper),
+            "gripper": float(np.clip(grip, 0.0, 1.0)),
+        }
+        rob = self._rob()
+        rob.base_cmd = applied["base_vel"].copy()
+        rob.set_arm(applied["arm_targets"])
+        rob.set_gripper(applied["gripper"])
+        return applied
+
+    def stop(self) -> None:
+        """Decelerate the base to rest within its accel limits; arm and gripper hold."""
+        rob = self._rob()
+        rob.base_cmd = np.zeros(3)
+        rob.set_arm(rob.arm_state()[0])
+        rob.set_gripper(rob.gripper_target)
+
+    def step(self) -> None:
+        """Advance one control period with the last applied command."""
+        rob, dt = self._rob(), 1.0 / self.physics_hz
+        for _ in range(self.substeps):
+            rob.drive(dt)
+            p.stepSimulation(physicsClientId=self.client)
+            self._time += dt
+        rob.update_grasp(self.scene.objects)
+        self._tracker.update()
+
+    def observe(self) -> dict:
+        """Camera images and proprioception (see `features`)."""
+        rob = self._rob()
+        q, dq = rob.arm_state()
+        obs: dict[str, Any] = {}
+        for cam in ("head", "wrist"):
+            rgb, depth = self._camera(cam)
+            obs[cam] = rgb
+            if self.depth:
+                obs[f"{cam}_depth"] = depth
+        obs.update(
+            base_pose=rob.pose(),
+            base_vel=rob.velocity(),
+            arm=q,
+            arm_vel=dq,
+            gripper=rob.gripper_opening(),
+            time=self._time,
+        )
+        return obs
+
+    def _camera(self, cam: str) -> tuple[np.ndarray, np.ndarray | None]:
+        h, w = self.image_size
+        if not self.render:
+            return np.zeros((h, w, 3), np.uint8), (
+                np.zeros((h, w), np.float32) if self.depth else None
+            )
+        spec = self.robot.cameras[cam]
+        rob = self._rob()
+        pos, orn = rob.link_frame(rob.link_index[spec.link])
+        view, proj = look_matrices(pos, orn, spec, self.image_size)
+        return render(
+            self.client,
+            view,
+            proj,
+            self.image_size,
+            self.layout.light,
+            spec.near,
+            spec.far,
+            self.depth,
+        )
+
+    @property
+    def time(self) -> float:
+        """Simulated time since reset, s."""
+        return self._time
+
+    def task_status(self) -> TaskStatus:
+        if self._tracker is None:
+            raise RuntimeError("task_status() before reset()")
+        return self._tracker.status()
+
+    def is_held(self, name: str) -> bool:
+        """Whether the gripper holds object `name` (attached, or squeezed by both fingers)."""
+        rob = self._rob()
+        body = self.scene.objects[name]
+        return rob.held == name or len(rob.touching(body)) == len(rob.finger_ids)
+
+    def privileged_state(self) -> dict:
+        """Ground truth for experts, probes and tests."""
+        rob = self._rob()
+        objects = {}
+        for name, body in self.scene.objects.items():
+            pos, orn = p.getBasePositionAndOrientation(body, physicsClientId=self.client)
+            objects[name] = {
+                "pos": np.array(pos),
+                "orn": np.array(orn),
+                "body": body,
+                "rest_z": self.scene.rest_z[name],
+            }
+        tcp, tcp_orn = rob.tcp_pose()
+        return {
+            "robot_pose": rob.pose(),
+            "robot_body": rob.body,
+            "tcp_pos": tcp,
+            "tcp_orn": tcp_orn,
+            "held": rob.held,
+            "objects": objects,
+            "task": self.task.name,
+            "task_args": dict(self.task.args),
+            "goal_xy": None if self.task.goal_xy is None else self.task.goal_xy.copy(),
+            "receptacles": {b.name: self.scene.boxes[b.name] for b in self.layout.receptacles},
+            "split": self.layout.split,
+            "layout": self.layout,
+            "grid": self.grid,
+        }
+
+    def close(self) -> None:
+        if self.client is not None and p.isConnected(self.client):
+            p.disconnect(self.client)
+        self.client = None
+
+    def _rob(self) -> Robot:
+        if self.robot_state is None:
+            raise RuntimeError("call reset() before driving the world")
+        return self.robot_state
+
+    def __enter__(self) -> SimWorld:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def _checked(field: str, value: Any, shape: tuple[int, ...]) -> np.ndarray:
+    """Command field as float64 of `shape`; ValueError naming the field on NaN/inf or bad shape."""
+    arr = np.asarray(value, dtype=np.float64)
+    if arr.shape != shape:
+        raise ValueError(f"command field '{field}' has shape {arr.shape}, expected {shape}")
+    if not np.all(np.isfinite(arr)):
+        raise ValueError(f"command field '{field}' contains NaN or inf: {arr}")
+    return arr
