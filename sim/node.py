@@ -63,6 +63,7 @@ class SimNode(Node):
         self.fresh = False  # lockstep: a command arrived since the last step
         self.waiting_since = 0.0
         self.episode = 0
+        self.scene_info: dict[str, Any] = {}  # what the current episode's static scene is built from
         self.log_file = None
         self.on(config.command_topic, self._on_command)
         if config.mode == "realtime":
@@ -95,6 +96,7 @@ class SimNode(Node):
             "status": lambda _: self._status_dict(),
             "stop": self._rpc_stop,
             "features": lambda _: self._world().features,
+            "scene": lambda _: dict(self.scene_info),
             "expert_action": self._expert_action,
         }
 
@@ -107,6 +109,7 @@ class SimNode(Node):
         world = self._world()
         world.reset(task, seed, **args)
         self.expert = Expert(world)
+        self.scene_info = {"scene": world.scene_name, "seed": seed, "task": task, "episode": self.episode + 1}
         self.command, self.command_sim_time, self.fresh = None, -1.0, False
         self.episode += 1
         self.counters["episodes"] += 1

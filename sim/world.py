@@ -38,6 +38,7 @@ class SimWorld:
         self.control_hz, self.physics_hz = float(control_hz), float(physics_hz)
         self.substeps = max(1, round(physics_hz / control_hz))
         self.render, self.depth = render, depth
+        self.scene_name = scene
         self.scene_cfg = load_scene_config(scene)
         self.client = p.connect(p.GUI if gui else p.DIRECT)
         self.layout: Layout | None = None

@@ -102,6 +102,12 @@ def test_publishes_observations_with_declared_shapes(sim: SimProc) -> None:
     assert obs.arm.shape == (N_ARM,) and obs.base_pose.shape == (3,)
     features = sim.rpc.call("features")
     assert features["observation"]["arm"]["shape"] == [N_ARM]
+    assert sim.rpc.call("scene") == {"scene": "apartment", "seed": 1, "task": "navigate", "episode": 1}
+    sim.rpc.call("reset", {"task": "navigate", "seed": 4})
+    assert sim.rpc.call("scene")["seed"] == 4
+    deadline = time.monotonic() + 10
+    while next_obs(sim).episode != 2:  # older observations may still be queued
+        assert time.monotonic() < deadline, "no observation of the new episode"
 
 
 def test_deadman_stops_the_base_within_its_timeout_in_sim_time(sim: SimProc) -> None:
