@@ -14,6 +14,7 @@ from agent.runtime.messages import MESSAGE_TYPES
 from agent.runtime.schema import Message, MessageError
 
 MAX_HEADER_BYTES = 64 * 1024
+INLINE_BYTES = 4096  # arrays up to this size ride in the header as msgpack bin; bigger ones get a frame
 DEFAULT_MAX_BYTES = 32 * 1024 * 1024
 _WIRE_DTYPES = ("uint8", "int32", "int64", "float32", "float64", "bool")
 _ITEMSIZE = {name: np.dtype(name).itemsize for name in _WIRE_DTYPES}
@@ -32,8 +33,12 @@ def encode(topic: str, msg: Message, *, validate: bool = True) -> list[Any]:
         if value is None:
             continue
         value = np.ascontiguousarray(value)
-        arrays.append(value)
-        layout.append([name, _NAME.get(value.dtype, str(value.dtype)), list(value.shape)])
+        entry = [name, _NAME.get(value.dtype, str(value.dtype)), list(value.shape)]
+        if value.nbytes <= INLINE_BYTES:  # fewer frames: each costs more than copying a few bytes
+            entry.append(value.tobytes())
+        else:
+            arrays.append(value)
+        layout.append(entry)
     header = {
         "type": msg.TYPE,
         "v": msg.VERSION,
@@ -134,25 +139,30 @@ def _scalars(cls: type[Message], header: dict[str, Any]) -> dict[str, Any]:
 
 def _arrays(cls: type[Message], layout: list[Any], payload: list[memoryview]) -> dict[str, Any]:
     specs = dict(cls.array_fields())
-    if len(layout) != len(payload):
+    framed = sum(1 for entry in layout if isinstance(entry, list) and len(entry) == 3)
+    if framed != len(payload):
         raise MessageError(
-            "truncated", f"header lists {len(layout)} array frame(s), got {len(payload)}", msg_type=cls.TYPE
+            "truncated", f"header lists {framed} array frame(s), got {len(payload)}", msg_type=cls.TYPE
         )
+    frames = iter(payload)
     out: dict[str, Any] = {}
-    for entry, buf in zip(layout, payload, strict=True):
-        if not (isinstance(entry, list) and len(entry) == 3 and isinstance(entry[0], str)):
+    for entry in layout:
+        if not (type(entry) is list and len(entry) in (3, 4) and type(entry[0]) is str):
             raise MessageError("bad_header", f"array layout entry {entry!r}", msg_type=cls.TYPE)
-        name, dtype, shape = entry
+        name, dtype, shape = entry[:3]
+        buf = next(frames) if len(entry) == 3 else entry[3]
         if name not in specs or name in out:
             raise MessageError("bad_header", f"unexpected array {name!r}", msg_type=cls.TYPE, field=name)
         if dtype not in _ITEMSIZE:
             raise MessageError("dtype", f"dtype {dtype!r} not allowed", msg_type=cls.TYPE, field=name)
-        if not (isinstance(shape, list) and all(isinstance(s, int) and 0 <= s < 2**31 for s in shape)):
+        if not (type(shape) is list and all(type(s) is int and 0 <= s < 2**31 for s in shape)):
             raise MessageError("shape", f"bad shape {shape!r}", msg_type=cls.TYPE, field=name)
+        if type(buf) is not bytes and type(buf) is not memoryview:
+            raise MessageError("bad_header", f"inline array {name!r} is not bytes", msg_type=cls.TYPE, field=name)
         expected = math.prod(shape) * _ITEMSIZE[dtype]
         if expected != len(buf):
             raise MessageError(
-                "truncated", f"frame has {len(buf)} bytes, shape {shape} {dtype} needs {expected}",
+                "truncated", f"{len(buf)} bytes, shape {shape} {dtype} needs {expected}",
                 msg_type=cls.TYPE, field=name,
             )
         out[name] = np.frombuffer(buf, dtype=dtype).reshape(shape)

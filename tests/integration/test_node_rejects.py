@@ -25,22 +25,25 @@ def good(x: float = 0.1) -> list:
 
 
 def malformed() -> dict[str, list[list[bytes]]]:
-    frames = good()
+    frames = good()  # [topic, header]: a command's small arrays ride inline in the header
     header = msgpack.unpackb(frames[1])
-    bad_version = msgpack.packb({**header, "v": 7})
-    bad_type = msgpack.packb({**header, "type": "teleport"})
-    wrong_dtype = good()
-    wrong_dtype[2] = np.zeros(3, np.float32).tobytes()
-    wrong_shape_header = {**header, "a": [["base_vel", "float64", [4]], *header["a"][1:]]}
+
+    def with_header(**changes: object) -> list[bytes]:
+        return [frames[0], msgpack.packb({**header, **changes})]
+
+    short = [list(e) for e in header["a"]]
+    short[0][3] = short[0][3][:5]
+    framed = [list(e[:3]) for e in header["a"]]  # layout says frames follow; none do
+    wrong_shape = [["base_vel", "float64", [4], np.zeros(4).tobytes()], *header["a"][1:]]
     return {
-        "truncated": [[frames[0]], frames[:3], [frames[0], frames[1], frames[2][:5], frames[3]]],
-        "bad_header": [[frames[0], b"\xc1garbage", *frames[2:]]],
-        "bad_version": [[frames[0], bad_version, *frames[2:]]],
-        "unknown_type": [[frames[0], bad_type, *frames[2:]]],
-        "shape": [[frames[0], msgpack.packb(wrong_shape_header), np.zeros(4).tobytes(), frames[3]]],
+        "truncated": [[frames[0]], with_header(a=short), with_header(a=framed)],
+        "bad_header": [[frames[0], b"\xc1garbage"]],
+        "bad_version": [with_header(v=7)],
+        "unknown_type": [with_header(type="teleport")],
+        "shape": [with_header(a=wrong_shape)],
         "nonfinite": [good(float("nan"))],
         "range": [good(99.0)],
-        "oversize": [[frames[0], frames[1], b"\0" * 300_000, frames[3]]],
+        "oversize": [[frames[0], frames[1], b"\0" * 300_000]],
     }
 
 

@@ -42,15 +42,31 @@ def rejects(frames, reason: str, *words: str, **kw) -> MessageError:
     return info.value
 
 
+def observation(side: int = 64) -> Observation:
+    return Observation(head=np.zeros((side, side, 3), np.uint8), base_pose=np.zeros(3), base_vel=np.zeros(3),
+                       arm=np.zeros(5), arm_vel=np.zeros(5))
+
+
+def test_small_arrays_ride_in_the_header_and_images_get_frames() -> None:
+    assert len(frames_of(command())) == 2
+    assert len(frames_of(observation())) == 3  # topic, header, head image
+
+
 def test_truncated_multipart() -> None:
     rejects(frames_of(command())[:1], "truncated", "frame")
-    rejects(frames_of(command())[:3], "truncated", "command", "2 array frame(s), got 1")
+    rejects(frames_of(observation())[:2], "truncated", "observation", "1 array frame(s), got 0")
 
 
-def test_truncated_payload_frame() -> None:
-    frames = frames_of(command())
+def test_truncated_payload_frame_and_inline_array() -> None:
+    frames = frames_of(observation())
     frames[2] = frames[2][:-3]
-    rejects(frames, "truncated", "command.base_vel", "needs 24")
+    rejects(frames, "truncated", "observation.head", "needs 12288")
+    frames = frames_of(command())
+    header = header_of(frames)
+    header["a"][0][3] = header["a"][0][3][:-3]
+    rejects([frames[0], msgpack.packb(header)], "truncated", "command.base_vel", "needs 24")
+    header["a"][0][3] = "not bytes"
+    rejects([frames[0], msgpack.packb(header)], "bad_header", "not bytes")
 
 
 def test_bad_msgpack_and_bad_header_shape() -> None:
@@ -94,10 +110,8 @@ def test_unknown_and_missing_scalar_fields() -> None:
 
 
 def test_oversize() -> None:
-    obs = Observation(head=np.zeros((512, 512, 3), np.uint8), base_pose=np.zeros(3), base_vel=np.zeros(3),
-                      arm=np.zeros(5), arm_vel=np.zeros(5))
-    rejects(frames_of(obs), "oversize", "bytes > limit", max_bytes=100_000)
-    rejects(frames_of(obs)[:1] + [b"\x80" * 70_000], "oversize", "header")
+    rejects(frames_of(observation(512)), "oversize", "bytes > limit", max_bytes=100_000)
+    rejects([b"obs", b"\x80" * 70_000], "oversize", "header")
 
 
 def test_stale() -> None:
