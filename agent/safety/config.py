@@ -154,6 +154,7 @@ class SafetyConfig(NodeConfig):
     watchdog: WatchdogConfig = field(default_factory=WatchdogConfig)
     estop_file: str = "~/.amibot/estop.json"
     event_log: str = ""  # JSONL file that gets every SafetyEvent (for `amibot safety events`)
+    backend_rpc: str = ""  # sim: follow its `scene` rpc per episode (commands stop until known)
 
     def check(self) -> None:
         super().check()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -21,8 +22,15 @@ class Intervention:
     detail: str = ""
 
 
+def clip(x: np.ndarray, lower: np.ndarray | float, upper: np.ndarray | float) -> np.ndarray:
+    """np.clip without its dispatch overhead (a few microseconds per call on 3- to 5-vectors)."""
+    return np.minimum(np.maximum(x, lower), upper)
+
+
 def finite(x: np.ndarray | float) -> bool:
-    return bool(np.all(np.isfinite(x)))
+    if isinstance(x, float | int):
+        return math.isfinite(x)
+    return bool(np.isfinite(x).all())
 
 
 def clamp_gripper(g: float, lower: float, upper: float) -> tuple[float, list[Intervention]]:
@@ -41,7 +49,7 @@ def brake_arm(q: np.ndarray, v: np.ndarray, lim: ArmLimits, dt: float) -> np.nda
     v_next = np.sign(v) * np.maximum(np.abs(v) - dv, 0.0)
     lo = np.asarray(lim.lower) + lim.margin
     hi = np.asarray(lim.upper) - lim.margin
-    return np.clip(q + v_next * dt, np.minimum(q, lo), np.maximum(q, hi))
+    return clip(q + v_next * dt, np.minimum(q, lo), np.maximum(q, hi))
 
 
 def braking_distance(v: np.ndarray, amax: np.ndarray, dt: float) -> np.ndarray:
@@ -66,7 +74,7 @@ def limit_arm(
     if not finite(target):
         events.append(Intervention("arm", "clamp", "arm_nonfinite", "non-finite target; holding"))
         target = q_prev
-    pos = np.clip(target, lo, hi)
+    pos = clip(target, lo, hi)
     if np.any(np.abs(pos - target) > EPS):
         j = int(np.argmax(np.abs(pos - target)))
         events.append(
@@ -75,7 +83,7 @@ def limit_arm(
     v_lo = np.maximum(-vmax, v_prev - amax * dt)
     v_hi = np.minimum(vmax, v_prev + amax * dt)
     v_want = (pos - q_prev) / dt
-    v = np.clip(v_want, np.minimum(v_lo, v_hi), np.maximum(v_lo, v_hi))
+    v = clip(v_want, np.minimum(v_lo, v_hi), np.maximum(v_lo, v_hi))
     if np.any(np.abs(v - v_want) > EPS):
         j = int(np.argmax(np.abs(v - v_want)))
         reason = "joint_velocity" if abs(v_want[j]) > vmax[j] else "joint_acceleration"
@@ -107,7 +115,7 @@ def limit_base(
             Intervention("base", "clamp", "base_nonfinite", "non-finite velocity; braking")
         )
         v = np.zeros(3)
-    out = np.clip(v, -vmax, vmax)
+    out = clip(v, -vmax, vmax)
     if np.any(np.abs(out[:2] - v[:2]) > EPS):
         events.append(
             Intervention("base.speed", "clamp", "base_speed", f"{np.round(v[:2], 3).tolist()} m/s")
@@ -115,7 +123,7 @@ def limit_base(
     if abs(out[2] - v[2]) > EPS:
         events.append(Intervention("base.yaw_rate", "clamp", "yaw_rate", f"{v[2]:.3f} rad/s"))
     lo, hi = v_prev - amax * dt, v_prev + amax * dt
-    acc = np.clip(out, np.minimum(lo, hi), np.maximum(lo, hi))
+    acc = clip(out, np.minimum(lo, hi), np.maximum(lo, hi))
     if np.any(np.abs(acc - out) > EPS):
         events.append(
             Intervention(

@@ -20,11 +20,10 @@ def outside_box(point: np.ndarray, lower: np.ndarray, upper: np.ndarray) -> floa
     return float(np.linalg.norm(np.maximum(lower - point, 0.0) + np.maximum(point - upper, 0.0)))
 
 
-def depth_in_box(point: np.ndarray, lower: np.ndarray, upper: np.ndarray) -> float:
-    """How deep a point is inside a box [m]; 0 outside."""
-    if np.any(point <= lower) or np.any(point >= upper):
-        return 0.0
-    return float(np.min(np.minimum(point - lower, upper - point)))
+def depth_in_boxes(point: np.ndarray, lower: np.ndarray, upper: np.ndarray) -> np.ndarray:
+    """How deep a point is inside each box [m], [N]; 0 outside (lower, upper: [N, 3])."""
+    depth = np.min(np.minimum(point - lower, upper - point), axis=1)
+    return np.maximum(depth, 0.0)
 
 
 def in_base_frame(point: np.ndarray, pose: np.ndarray) -> np.ndarray:
@@ -34,12 +33,18 @@ def in_base_frame(point: np.ndarray, pose: np.ndarray) -> np.ndarray:
 
 
 class EnvelopeRules:
-    """Checks a candidate next configuration; a violation that does not improve on now is a stop."""
+    """Checks a candidate next configuration; a violation that does not improve on now is a stop.
+
+    The scene is static, so the answer for a repeated (now, next) pair is the last one.
+    """
 
     def __init__(self, geom: RobotGeometry, cfg: SafetyConfig, zones: list[Zone]) -> None:
         self.geom, self.cfg = geom, cfg
         self.ws_lo, self.ws_hi = np.asarray(cfg.workspace.lower), np.asarray(cfg.workspace.upper)
-        self.zones = [(z.name, np.asarray(z.lower), np.asarray(z.upper)) for z in zones]
+        self.zone_names = [z.name for z in zones]
+        self.zone_lo = np.array([z.lower for z in zones], dtype=float).reshape(-1, 3)
+        self.zone_hi = np.array([z.upper for z in zones], dtype=float).reshape(-1, 3)
+        self._last: tuple[bytes, list[Intervention]] | None = None
 
     def _measure(
         self, pose: np.ndarray, arm: np.ndarray, gripper: float
@@ -54,9 +59,9 @@ class EnvelopeRules:
                 "tool outside box",
             )
         }
-        depth, name = max(
-            ((depth_in_box(tcp, lo, hi), n) for n, lo, hi in self.zones), default=(0.0, "")
-        )
+        depths = depth_in_boxes(tcp, self.zone_lo, self.zone_hi)
+        i = int(np.argmax(depths)) if len(depths) else -1
+        depth, name = (float(depths[i]), self.zone_names[i]) if i >= 0 else (0.0, "")
         out["ee_keepout"] = (depth, f"tool in zone '{name}'")
         d, which = g.scene_distance(col.min_distance)
         out["scene_collision"] = (max(col.min_distance - d, 0.0), f"{which}: {d:.3f} m")
@@ -73,6 +78,14 @@ class EnvelopeRules:
         gripper: float,
     ) -> list[Intervention]:
         """Stops for every rule the next configuration violates, unless it gets less bad than now."""
+        key = np.concatenate([pose, arm, pose_next, arm_next, [gripper]]).tobytes()
+        if self._last is None or self._last[0] != key:
+            self._last = (key, self._check(pose, arm, pose_next, arm_next, gripper))
+        return list(self._last[1])
+
+    def _check(
+        self, pose: np.ndarray, arm: np.ndarray, pose_next: np.ndarray, arm_next: np.ndarray, gripper: float
+    ) -> list[Intervention]:
         nxt = self._measure(pose_next, arm_next, gripper)
         bad = {k: v for k, v in nxt.items() if v[0] > 0}
         if not bad:
@@ -80,9 +93,7 @@ class EnvelopeRules:
         now = self._measure(pose, arm, gripper)
         rules = {"ee_workspace": "workspace", "ee_keepout": "keepout"}
         return [
-            Intervention(
-                rules.get(k, "collision"), "stop", k, f"{detail} (next), {now[k][0]:.3f} now"
-            )
+            Intervention(rules.get(k, "collision"), "stop", k, f"{detail} (next), {now[k][0]:.3f} now")
             for k, (size, detail) in bad.items()
             if size >= now[k][0] - 1e-6
         ]

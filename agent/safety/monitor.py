@@ -49,6 +49,11 @@ class Monitor:
         self.last_seq: dict[str, int] = {}
         self.motion_ok_after = 0.0  # only commands stamped after this may move the robot
 
+    def set_scene(self, envelope: Envelope, footprints: tuple[np.ndarray, np.ndarray]) -> None:
+        """Use another static scene's geometric rules and obstacle footprints (a backend reset)."""
+        self.envelope = envelope
+        self.foot_lo, self.foot_hi = footprints
+
     def on_obs(self, obs: Observation) -> None:
         if obs.arm.shape != (self.n_arm,):
             raise ValueError(f"observation has {obs.arm.shape[0]} joints, config has {self.n_arm}")

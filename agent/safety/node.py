@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import json
 import time
+from dataclasses import replace
 from pathlib import Path
 from typing import IO, Any
 
+from agent.runtime.bus import RpcError, RpcTimeout
+from agent.runtime.config import ConfigError
 from agent.runtime.messages import Command, Observation, SafetyEvent, Surprise
 from agent.runtime.node import Node, run_node
 from agent.runtime.schema import Message
@@ -17,6 +20,7 @@ from agent.safety.estop import EstopLatch
 from agent.safety.geometry import RobotGeometry
 from agent.safety.monitor import Decision, Monitor
 from agent.safety.scene import footprints, keepout_zones, load_boxes
+from agent.safety.scene_sync import SceneFollower
 from agent.safety.watchdog import PeerSeen, faults
 from sim.robot_config import load_robot_config
 
@@ -33,6 +37,8 @@ class SafetyNode(Node):
         self.latch = EstopLatch(config.estop_file)
         self.monitor = Monitor(config, None)
         self.geometry: RobotGeometry | None = None
+        self.scene = ("", 0)  # (scene, seed) the static geometry is built from
+        self.follower = SceneFollower(config.backend_rpc) if config.backend_rpc else None
         self.event_log: IO[str] | None = None
         self.last_accepted: float | None = None
         self.last_obs: float | None = None
@@ -47,15 +53,12 @@ class SafetyNode(Node):
     # ----- lifecycle ----------------------------------------------------------------------
     def setup(self) -> None:
         cfg = self.cfg
-        boxes = load_boxes(cfg.collision)
         robot = load_robot_config(cfg.collision.robot)
         if robot.n_arm != len(cfg.arm.lower):
-            raise ValueError(
-                f"robot '{robot.name}' has {robot.n_arm} arm joints, safety config {len(cfg.arm.lower)}"
-            )
-        self.geometry = RobotGeometry(robot, boxes, cfg.collision.self_min_distance)
-        envelope = EnvelopeRules(self.geometry, cfg, keepout_zones(cfg.workspace, boxes))
-        self.monitor = Monitor(cfg, envelope, footprints([b for b in boxes if b.lower[2] < 0.3]))
+            raise ValueError(f"robot '{robot.name}' has {robot.n_arm} arm joints, safety config {len(cfg.arm.lower)}")
+        self.geometry = RobotGeometry(robot, [], cfg.collision.self_min_distance)
+        self._build_scene(cfg.collision.scene, cfg.collision.seed)
+        self._sync_scene(time.monotonic())
         if cfg.event_log:
             Path(cfg.event_log).expanduser().parent.mkdir(parents=True, exist_ok=True)
             self.event_log = Path(cfg.event_log).expanduser().open("a")
@@ -69,6 +72,8 @@ class SafetyNode(Node):
     def teardown(self) -> None:
         if self.geometry is not None:
             self.geometry.close()
+        if self.follower is not None:
+            self.follower.close()
         if self.event_log is not None:
             self.event_log.close()
 
@@ -85,7 +90,49 @@ class SafetyNode(Node):
             **super().stats(),
             "estop": self._estop_dict(),
             "faults": sorted(self.fault_reasons),
+            "scene": self._scene_dict(),
         }
+
+    # ----- static scene -------------------------------------------------------------------
+    def _scene_dict(self) -> dict[str, Any]:
+        f = self.follower
+        return {
+            "scene": self.scene[0],
+            "seed": self.scene[1],
+            "episode": f.known_episode if f else None,
+            "known": f.known if f else True,
+        }
+
+    def _build_scene(self, scene: str, seed: int) -> None:
+        """Static geometry of (scene, seed) for the collision, keep-out and separation rules."""
+        assert self.geometry is not None
+        cfg = self.cfg
+        boxes = load_boxes(replace(cfg.collision, scene=scene, seed=seed))
+        self.geometry.set_boxes(boxes)
+        envelope = EnvelopeRules(self.geometry, cfg, keepout_zones(cfg.workspace, boxes))
+        self.monitor.set_scene(envelope, footprints([b for b in boxes if b.lower[2] < 0.3]))
+        self.scene = (scene, seed)
+
+    def _sync_scene(self, now: float) -> None:
+        """Ask the backend which scene the current episode uses; rebuild the geometry if it changed.
+
+        Failures leave the scene unknown (every command stops) and are retried.
+        """
+        f = self.follower
+        if f is None or not f.due(now):
+            return
+        try:
+            got = f.query(now)
+            if (got.scene, got.seed) != self.scene:
+                self._build_scene(got.scene, got.seed)
+                self.counters["scene.rebuilds"] += 1
+                self.log.info("static scene rebuilt: %s seed %d (episode %d)", got.scene, got.seed, got.episode)
+        except (RpcError, RpcTimeout, KeyError, TypeError, ValueError, ConfigError, OSError) as exc:
+            self.counters["scene.errors"] += 1
+            if self.counters["scene.errors"] <= 3 or self.counters["scene.errors"] % 100 == 0:
+                self.log.warning("scene of the backend unknown (#%d): %s", self.counters["scene.errors"], exc)
+            return
+        f.known_episode = got.episode
 
     # ----- e-stop -------------------------------------------------------------------------
     def _estop_dict(self) -> dict[str, Any]:
@@ -113,6 +160,10 @@ class SafetyNode(Node):
         self.counters["in.obs"] += 1
         self.monitor.on_obs(msg)
         self.last_obs = time.monotonic()
+        if self.follower is not None and msg.episode != self.follower.seen_episode:
+            self.follower.seen_episode = msg.episode
+            self.follower.next_query = 0.0
+            self._sync_scene(self.last_obs)
 
     def _on_surprise(self, msg: Message) -> None:
         assert isinstance(msg, Surprise)
@@ -132,6 +183,8 @@ class SafetyNode(Node):
             surprise_until=self.surprise_until,
             estop=latch.reason or "tripped" if latch.tripped else None,
         )
+        if self.follower is not None and not self.follower.known:
+            found.append(Intervention("scene", "stop", "scene_unknown", f"episode {self.follower.seen_episode}"))
         if any(f.reason != "no_command" for f in found):
             self.monitor.hold(
                 now
@@ -149,6 +202,7 @@ class SafetyNode(Node):
 
     def _tick(self) -> None:
         now = time.monotonic()
+        self._sync_scene(now)
         decision = self._decide(lambda: self._tick_decision(now), now)
         reasons = frozenset(e.reason for e in decision.events)
         if reasons != self.fault_reasons:  # announce fault changes once, not every period

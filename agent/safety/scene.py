@@ -84,7 +84,7 @@ def clearance(
     if len(lo) == 0:
         return float("inf"), np.zeros(2)
     xy = np.asarray(pose[:2], dtype=float)
-    nearest = np.clip(xy, lo, hi)  # [N, 2] closest point of each footprint
+    nearest = np.minimum(np.maximum(xy, lo), hi)  # [N, 2] closest point of each footprint
     delta = nearest - xy
     dist = np.hypot(delta[:, 0], delta[:, 1])
     i = int(np.argmin(dist))

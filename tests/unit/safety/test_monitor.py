@@ -89,7 +89,7 @@ def test_outputs_never_violate_limits_and_stop_when_they_should(steps: list) -> 
             or source == "intruder"
             or len(arm) != 5
             or not np.isfinite(age)
-            or ttl < 0
+            or now + ttl < now  # valid_until as the command carries it (a tiny ttl rounds away)
             or age > CFG.watchdog.cmd_max_age_s
             or age < -0.05
             or seq <= seen_seq.get(source, -1)
