@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 import time
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -167,15 +166,20 @@ class TeleopNode(Node):
             self.backend.call("stop", timeout=0.5, retries=1)
         except (RpcError, RpcTimeout) as exc:
             self.log.error("backend stop failed (%s); its deadman stops the robot", exc)
-        if self.cfg.safety_rpc and importlib.util.find_spec("agent.safety") is not None:
-            safety = RpcClient(self.cfg.safety_rpc)
-            try:
-                safety.call("estop", {"reason": "teleop e-stop key"}, timeout=0.5, retries=1)
-            except (RpcError, RpcTimeout) as exc:
-                self.log.error("safety e-stop call failed: %s", exc)
-            finally:
-                safety.close()
-        self.log.warning("E-STOP: motion stopped; start a new episode (n / r) to drive again")
+        if not self.cfg.safety_rpc:
+            self.log.warning("E-STOP: motion stopped; start a new episode (n / r) to drive again")
+            return
+        safety = RpcClient(self.cfg.safety_rpc)
+        try:
+            safety.call("estop", {"reason": "teleop e-stop key"}, timeout=0.5, retries=1)
+        except (RpcError, RpcTimeout) as exc:
+            self.log.error("safety e-stop call failed: %s", exc)
+        finally:
+            safety.close()
+        self.log.warning(
+            "E-STOP latched in the safety node: nothing moves until `amibot estop --reset --reason ...`, "
+            "then start a new episode (n / r)"
+        )
 
 
 NODE = TeleopNode
