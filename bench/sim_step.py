@@ -23,11 +23,14 @@ import pybullet as p
 import zmq
 
 REPO = Path(__file__).resolve().parents[1]
+SPEED = 0.05  # m/s: both sides drive the base at this speed
+IN_FLIGHT = 4  # commands queued ahead in lock-step
 sys.path.insert(0, str(REPO))
 
 from agent.runtime.bus import Publisher, RpcClient, RpcTimeout, Subscriber  # noqa: E402
 from agent.runtime.messages import Command  # noqa: E402
 from sim.cameras import look_matrices, render  # noqa: E402
+from sim.robot_config import load_robot_config  # noqa: E402
 from sim.world import SimWorld  # noqa: E402
 
 
@@ -37,6 +40,8 @@ def raw_rates(task: str, steps: int, render_on: bool) -> float:
     world.reset(task, seed=0)
     rob = world.robot_state
     assert rob is not None
+    world.apply(np.array([SPEED, 0.0, 0.0]), np.array(world.robot.arm.stow), 1.0)
+    world.step()  # the base motors now hold the same speed the node is driven at
     start = time.perf_counter()
     for _ in range(steps):
         for _ in range(world.substeps):
@@ -53,7 +58,7 @@ def raw_rates(task: str, steps: int, render_on: bool) -> float:
 
 
 def node_rate(task: str, steps: int, render_on: bool) -> float:
-    """Control steps/s of the sim node in lock-step, a client answering each observation at once."""
+    """Control steps/s of the sim node in lock-step, fed by a client that keeps commands queued."""
     tmp = Path(tempfile.mkdtemp(prefix="amibot-simbench-"))
     feed = f"ipc://{tmp}/cmd.sock"
     cfg = {"name": "sim", "publish": f"ipc://{tmp}/sim.pub", "rpc": f"ipc://{tmp}/sim.rpc",
@@ -70,21 +75,23 @@ def node_rate(task: str, steps: int, render_on: bool) -> float:
         except RpcTimeout:
             if proc.poll() is not None:
                 raise RuntimeError("sim node died") from None
-    n_arm = len(rpc.call("features")["observation"]["arm"]["names"])
+    stow = np.array(load_robot_config("mobile_so101").arm.stow)  # hold the arm where the raw loop holds it
     sub = Subscriber([cfg["publish"]], ["obs"], latest=["obs"])
     time.sleep(0.5)
 
     def command() -> Command:
-        return Command(base_vel=np.array([0.05, 0.0, 0.0]), arm=np.zeros(n_arm), gripper=1.0,
+        return Command(base_vel=np.array([SPEED, 0.0, 0.0]), arm=stow, gripper=1.0,
                        valid_until=time.monotonic() + 1.0, source="bench")
 
     seen = 0
     start = None
-    pub.publish("cmd.safe", command())
+    for _ in range(IN_FLIGHT):  # keep a few commands queued so the node never waits on this client
+        pub.publish("cmd.safe", command())
     while seen < steps + 5:
         got = sub.recv(timeout=5.0)
         if got is None:
-            pub.publish("cmd.safe", command())  # a command lost to the slow joiner: send again
+            for _ in range(IN_FLIGHT):  # commands lost to the slow joiner: send again
+                pub.publish("cmd.safe", command())
             continue
         if got[0] != "obs":
             continue

@@ -69,7 +69,7 @@ class SimNode(Node):
         if config.mode == "realtime":
             self.every(config.control_hz, self._tick)
         else:
-            self.every(200.0, self._lockstep_poll)
+            self.every(100.0, self._lockstep_poll)  # steps without a command once lockstep_wait_s passed
 
     # ----- lifecycle ----------------------------------------------------------------------
     def setup(self) -> None:
@@ -152,6 +152,8 @@ class SimNode(Node):
         self.command = msg
         self.command_sim_time = world.time
         self.fresh = True
+        if self.cfg.mode == "lockstep":  # step at once: a timer tick would add its period to every step
+            self._lockstep_poll()
 
     def _reject(self, reason: str, detail: str) -> None:
         self.counters[f"rejected_{reason}"] += 1

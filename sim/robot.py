@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pybullet as p
 
@@ -34,6 +36,7 @@ class Robot:
         self.max_acc = np.array(cfg.base.max_acc)
         self.base_cmd = np.zeros(3)  # commanded robot-frame velocity
         self.base_ref = np.zeros(3)  # acceleration-limited reference actually sent to the motors
+        self._sent: list[float] | None = None  # last robot-frame reference sent to the motors
         self.arm_target = np.array(cfg.arm.stow, dtype=float)
         self.gripper_target = 1.0
         self.grasp: tuple[str, int] | None = None  # (object name, constraint id)
@@ -88,19 +91,27 @@ class Robot:
             )
 
     def drive(self, dt: float) -> None:
-        """One physics substep of the base: ramp the reference within accel limits, send it."""
-        step = self.max_acc * dt
-        self.base_ref += np.clip(self.base_cmd - self.base_ref, -step, step)
-        yaw = self.pose()[2]
-        c, s = np.cos(yaw), np.sin(yaw)
-        vx, vy, wz = self.base_ref
-        world = [c * vx - s * vy, s * vx + c * vy, wz]
+        """One physics substep of the base: ramp the reference within accel limits, send it.
+
+        Scalar math on purpose: this runs at the physics rate, where numpy's per-call cost dominates.
+        """
+        ref = self.base_ref.tolist()
+        for i, (target, acc) in enumerate(zip(self.base_cmd.tolist(), self.max_acc.tolist(), strict=True)):
+            step = acc * dt
+            ref[i] += min(max(target - ref[i], -step), step)
+        self.base_ref[:] = ref
+        vx, vy, wz = ref
+        if ref == self._sent and wz == 0.0:  # same reference, no turning: the world-frame target holds
+            return
+        self._sent = ref
+        yaw = p.getJointState(self.body, self.base_ids[2], physicsClientId=self.client)[0]
+        c, s = math.cos(yaw), math.sin(yaw)
         b = self.cfg.base
         p.setJointMotorControlArray(
             self.body,
             self.base_ids,
             p.VELOCITY_CONTROL,
-            targetVelocities=world,
+            targetVelocities=[c * vx - s * vy, s * vx + c * vy, wz],
             forces=[b.max_force, b.max_force, b.max_torque],
             physicsClientId=self.client,
         )
