@@ -27,9 +27,7 @@ class Episode:
     def __post_init__(self) -> None:
         f, s = self.frames, self.state
         if f.dtype != np.uint8 or f.ndim != 4 or f.shape[-1] != 3:
-            raise ValueError(
-                f"episode {self.index}: frames must be uint8 [N, H, W, 3], got {f.dtype} {f.shape}"
-            )
+            raise ValueError(f"episode {self.index}: frames must be uint8 [N, H, W, 3], got {f.dtype} {f.shape}")
         if s.ndim != 2 or len(s) != len(f):
             raise ValueError(f"episode {self.index}: state must be [N={len(f)}, S], got {s.shape}")
 
@@ -77,11 +75,7 @@ class ClipDataset(Dataset):
         self.img_size = img_size
         self.frame_step = frame_step
         span = (frames - 1) * frame_step + 1
-        self.index = [
-            (e, start)
-            for e, ep in enumerate(episodes)
-            for start in range(0, len(ep.frames) - span + 1, hop)
-        ]
+        self.index = [(e, start) for e, ep in enumerate(episodes) for start in range(0, len(ep.frames) - span + 1, hop)]
         if not self.index:
             raise ValueError(f"no episode has the {span} frames one clip needs")
 
@@ -112,19 +106,25 @@ OBJECTS = [((230, 40, 40), "square"), ((40, 90, 240), "disc"), ((40, 200, 60), "
 def _background(rng: np.random.Generator, size: int) -> np.ndarray:
     """Textured background [H, W, 3] float: coarse colour blobs plus fine grain."""
     coarse = rng.uniform(90, 160, (4, 4, 3))
-    smooth = F.interpolate(
-        torch.from_numpy(coarse).permute(2, 0, 1)[None], size=(size, size), mode="bicubic"
-    )[0].permute(1, 2, 0)
+    smooth = F.interpolate(torch.from_numpy(coarse).permute(2, 0, 1)[None], size=(size, size), mode="bicubic")[
+        0
+    ].permute(1, 2, 0)
     return smooth.numpy() + rng.normal(0, 4, (size, size, 3))
 
 
 def moving_objects_episode(
-    rng: np.random.Generator, length: int, size: int = 64, num_objects: int = 2, index: int = 0
+    rng: np.random.Generator,
+    length: int,
+    size: int = 64,
+    num_objects: int = 2,
+    index: int = 0,
+    radius: float = 0.1,
 ) -> Episode:
-    """Coloured squares/discs bouncing over a texture; state = object centres in [0, 1]."""
+    """Coloured squares/discs (half-width `radius` x size) bouncing over a texture; state = object
+    centres in [0, 1]."""
     if not 1 <= num_objects <= len(OBJECTS):
         raise ValueError(f"num_objects must be in 1..{len(OBJECTS)}, got {num_objects}")
-    radius = size / 10
+    radius = radius * size
     pos = rng.uniform(radius, size - radius, (num_objects, 2))  # [K, (x, y)] pixels
     vel = rng.uniform(-1, 1, (num_objects, 2)) * size / 16
     bg = _background(rng, size)
@@ -152,8 +152,13 @@ def moving_objects_episode(
 
 
 def synthetic_episodes(
-    count: int, length: int = 16, size: int = 64, num_objects: int = 2, seed: int = 0
+    count: int,
+    length: int = 16,
+    size: int = 64,
+    num_objects: int = 2,
+    seed: int = 0,
+    radius: float = 0.1,
 ) -> list[Episode]:
     """`count` independent moving-object episodes (deterministic for a seed)."""
     rng = np.random.default_rng(seed)
-    return [moving_objects_episode(rng, length, size, num_objects, i) for i in range(count)]
+    return [moving_objects_episode(rng, length, size, num_objects, i, radius) for i in range(count)]

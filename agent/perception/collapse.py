@@ -61,16 +61,18 @@ def effective_rank(z: Tensor, eps: float = 1e-12) -> float:
     return float(torch.exp(-(p * torch.log(p + eps)).sum()))
 
 
-def probe_r2(
-    x_train: Tensor, y_train: Tensor, x_test: Tensor, y_test: Tensor, alpha: float = 1.0
-) -> float:
+def probe_r2(x_train: Tensor, y_train: Tensor, x_test: Tensor, y_test: Tensor, alpha: float = 1.0) -> float:
     """Closed-form ridge regression x -> y on standardised features; mean R2 on the test rows."""
     x_train, y_train, x_test, y_test = (t.double() for t in (x_train, y_train, x_test, y_test))
     mu, sd = x_train.mean(0), x_train.std(0) + 1e-6
     a, b = (x_train - mu) / sd, (x_test - mu) / sd  # [Mtr, D], [Mte, D]
     y_mean = y_train.mean(0)
-    gram = a.T @ a + alpha * torch.eye(a.shape[1], dtype=a.dtype)  # [D, D]
-    w = torch.linalg.solve(gram, a.T @ (y_train - y_mean))  # [D, S]
+    if a.shape[1] <= a.shape[0]:  # primal: solve in feature space
+        gram = a.T @ a + alpha * torch.eye(a.shape[1], dtype=a.dtype)  # [D, D]
+        w = torch.linalg.solve(gram, a.T @ (y_train - y_mean))  # [D, S]
+    else:  # dual (same solution), for token-grid features wider than the sample count
+        kernel = a @ a.T + alpha * torch.eye(a.shape[0], dtype=a.dtype)  # [Mtr, Mtr]
+        w = a.T @ torch.linalg.solve(kernel, y_train - y_mean)  # [D, S]
     pred = b @ w + y_mean  # [Mte, S]
     ss_res = ((pred - y_test) ** 2).sum(0)
     ss_tot = ((y_test - y_test.mean(0)) ** 2).sum(0).clamp_min(1e-12)

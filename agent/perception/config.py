@@ -77,6 +77,7 @@ class TrainConfig:
     long_scale: float = 0.7
     aspect_min: float = 0.75
     aspect_max: float = 1.5
+    max_temporal_keep: float = 1.0  # context from this leading fraction of the clip; rest is target
     frame_step: int = 1  # temporal subsampling when cutting clips from episodes
     workers: int = 0  # DataLoader worker processes
     seed: int = 0
@@ -92,10 +93,10 @@ class TrainConfig:
         for name in ("short_scale", "long_scale"):
             if not 0.0 < getattr(self, name) < 1.0:
                 errs.append(f"{name}={getattr(self, name)} must be in (0, 1)")
+        if not 0.0 < self.max_temporal_keep <= 1.0:
+            errs.append(f"max_temporal_keep={self.max_temporal_keep} must be in (0, 1]")
         if not 0.0 < self.aspect_min <= self.aspect_max:
-            errs.append(
-                f"need 0 < aspect_min <= aspect_max, got {self.aspect_min}, {self.aspect_max}"
-            )
+            errs.append(f"need 0 < aspect_min <= aspect_max, got {self.aspect_min}, {self.aspect_max}")
         if self.steps < 1 or self.batch_size < 1:
             errs.append("steps and batch_size must be >= 1")
         return errs

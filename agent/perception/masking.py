@@ -19,15 +19,22 @@ class BlockSpec:
     num_blocks: int
     scale: float
     aspect: tuple[float, float] = (0.75, 1.5)
+    context_frames: float = 1.0  # context only from this leading fraction of time slices
 
 
 def mask_specs(cfg: TrainConfig) -> list[BlockSpec]:
-    """The two V-JEPA mask types: short-range (many small blocks) and long-range (two large)."""
-    aspect = (cfg.aspect_min, cfg.aspect_max)
-    return [
-        BlockSpec(cfg.short_blocks, cfg.short_scale, aspect),
-        BlockSpec(cfg.long_blocks, cfg.long_scale, aspect),
+    """The two V-JEPA mask types: short-range (many small blocks) and long-range (two large).
+
+    With max_temporal_keep < 1 the later time slices are targets too; with no blocks at all that
+    is plain next-tubelet prediction, a single mask type."""
+    aspect, keep = (cfg.aspect_min, cfg.aspect_max), cfg.max_temporal_keep
+    specs = [
+        BlockSpec(cfg.short_blocks, cfg.short_scale, aspect, keep),
+        BlockSpec(cfg.long_blocks, cfg.long_scale, aspect, keep),
     ]
+    if cfg.short_blocks == cfg.long_blocks == 0:  # both are plain next-tubelet masks: one suffices
+        return specs[:1]
+    return specs
 
 
 def block_size(spec: BlockSpec, height: int, width: int, gen: torch.Generator) -> tuple[int, int]:
@@ -40,41 +47,50 @@ def block_size(spec: BlockSpec, height: int, width: int, gen: torch.Generator) -
     return h, w
 
 
-def tube_mask(
+def tube_masks(
     spec: BlockSpec,
     grid: tuple[int, int, int],
     size: tuple[int, int],
+    batch: int,
     gen: torch.Generator,
     min_keep: int = 1,
     tries: int = 1000,
 ) -> Tensor:
-    """Boolean mask [T', H', W'] (True = masked, i.e. a prediction target), same in every slice."""
+    """Boolean masks [B, T', H', W'] (True = masked, i.e. a prediction target): the same blocks in
+    every slice, and every slice after the first `spec.context_frames` of the clip masked whole
+    (V-JEPA's max_temporal_keep: the context comes from the past only)."""
     t, height, width = grid
     h, w = size
+    past = max(1, int(t * spec.context_frames))  # time slices the context may use
+    spatial = torch.zeros(batch, height, width, dtype=torch.bool)  # [B, H', W']
+    redo = torch.ones(batch, dtype=torch.bool)  # clips still needing a draw
+    rows, cols = torch.arange(height), torch.arange(width)
     for _ in range(tries):
-        spatial = torch.zeros(height, width, dtype=torch.bool)  # [H', W']
-        for _ in range(spec.num_blocks):
-            top = int(torch.randint(0, height - h + 1, (1,), generator=gen))
-            left = int(torch.randint(0, width - w + 1, (1,), generator=gen))
-            spatial[top : top + h, left : left + w] = True
-        if int((~spatial).sum()) >= min_keep:
-            return spatial.expand(t, height, width)  # tube: whole clip in time
+        n = int(redo.sum())
+        top = torch.randint(0, height - h + 1, (n, spec.num_blocks, 1), generator=gen)
+        left = torch.randint(0, width - w + 1, (n, spec.num_blocks, 1), generator=gen)
+        in_rows = (rows >= top) & (rows < top + h)  # [n, blocks, H']
+        in_cols = (cols >= left) & (cols < left + w)  # [n, blocks, W']
+        spatial[redo] = (in_rows[..., :, None] & in_cols[..., None, :]).any(1)
+        redo = (~spatial).flatten(1).sum(1) < min_keep
+        if not redo.any():
+            mask = spatial[:, None].expand(batch, t, height, width).clone()  # tubes over time
+            mask[:, past:] = True
+            return mask
     raise RuntimeError(f"no mask with >= {min_keep} visible patches for {spec} on grid {grid}")
 
 
-def _subset(idx: Tensor, count: int, gen: torch.Generator) -> Tensor:
-    """A random `count`-subset of a 1-D index tensor, kept in ascending order."""
-    pick = torch.randperm(idx.numel(), generator=gen)[:count]
-    return idx[pick].sort().values
+def _subsets(rows: Tensor, count: int, gen: torch.Generator) -> Tensor:
+    """Per row of a boolean [B, N], a random `count`-subset of its True columns, ascending [B, count]."""
+    keys = torch.rand(rows.shape, generator=gen).masked_fill(~rows, 2.0)  # True columns first
+    return keys.argsort(dim=1)[:, :count].sort(dim=1).values
 
 
 def masks_to_indices(masks: Tensor, gen: torch.Generator) -> tuple[Tensor, Tensor]:
     """Masks [B, N] -> (context [B, Nc], target [B, Nt]), counts cut to the batch minimum."""
     n_ctx = int((~masks).sum(1).min())
     n_tgt = int(masks.sum(1).min())
-    ctx = torch.stack([_subset((~m).nonzero().squeeze(1), n_ctx, gen) for m in masks])
-    tgt = torch.stack([_subset(m.nonzero().squeeze(1), n_tgt, gen) for m in masks])
-    return ctx, tgt
+    return _subsets(~masks, n_ctx, gen), _subsets(masks, n_tgt, gen)
 
 
 class MaskSampler:
@@ -90,8 +106,7 @@ class MaskSampler:
         out = []
         for spec in self.specs:
             size = block_size(spec, self.grid[1], self.grid[2], self.gen)  # shared by the batch
-            masks = [tube_mask(spec, self.grid, size, self.gen) for _ in range(batch)]
-            out.append(torch.stack(masks).flatten(1))  # [B, N]
+            out.append(tube_masks(spec, self.grid, size, batch, self.gen).flatten(1))  # [B, N]
         return out
 
     def __call__(self, batch: int) -> list[tuple[Tensor, Tensor]]:

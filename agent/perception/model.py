@@ -96,9 +96,7 @@ class VideoViT(nn.Module):
         super().__init__()
         self.patch_embed = PatchEmbed3d(cfg.dim, cfg.tubelet, cfg.patch)
         _add_pos_embed(self, cfg.dim, cfg.grid, cfg.pos_embed)
-        self.blocks = nn.ModuleList(
-            Block(cfg.dim, cfg.heads, cfg.mlp_ratio) for _ in range(cfg.depth)
-        )
+        self.blocks = nn.ModuleList(Block(cfg.dim, cfg.heads, cfg.mlp_ratio) for _ in range(cfg.depth))
         self.norm = nn.LayerNorm(cfg.dim)
         self.apply(_init_weights)
 
@@ -120,9 +118,7 @@ class Predictor(nn.Module):
         self.embed = nn.Linear(cfg.dim, cfg.pred_dim)
         self.mask_tokens = nn.Parameter(torch.zeros(num_mask_tokens, cfg.pred_dim))
         _add_pos_embed(self, cfg.pred_dim, cfg.grid, cfg.pos_embed)
-        self.blocks = nn.ModuleList(
-            Block(cfg.pred_dim, cfg.pred_heads, cfg.mlp_ratio) for _ in range(cfg.pred_depth)
-        )
+        self.blocks = nn.ModuleList(Block(cfg.pred_dim, cfg.pred_heads, cfg.mlp_ratio) for _ in range(cfg.pred_depth))
         self.norm = nn.LayerNorm(cfg.pred_dim)
         self.out = nn.Linear(cfg.pred_dim, cfg.dim)
         self.apply(_init_weights)
@@ -179,5 +175,10 @@ class VJEPA(nn.Module):
 
     @torch.no_grad()
     def embed(self, clip: Tensor) -> Tensor:
-        """Pooled latent [B, D] (mean over tokens), what the perception node publishes."""
-        return self.encode(clip).mean(dim=1)
+        """What the perception node publishes: target tokens averaged over time, [B, H'*W', D].
+
+        Keeps the spatial layout (a mean over all tokens loses where things are; docs/perception.md).
+        """
+        t, h, w = self.cfg.grid
+        z = self.encode(clip)  # [B, N, D], N = T' * H' * W' (time-major)
+        return z.view(z.shape[0], t, h * w, z.shape[-1]).mean(1)  # [B, H'*W', D]

@@ -28,7 +28,7 @@ from agent.perception.baselines import pca_probe_r2
 from agent.perception.checkpoint import CHECKPOINT, load_checkpoint, save_checkpoint
 from agent.perception.clips import ClipDataset
 from agent.perception.collapse import ProbeSet, collapse_report, warn_if_collapsed
-from agent.perception.config import Config, TrainConfig, load_config
+from agent.perception.config import Config, EncoderConfig, TrainConfig, load_config
 from agent.perception.masking import MaskSampler, mask_specs
 from agent.perception.metrics import MetricsLog, plot_metrics
 from agent.perception.model import VJEPA
@@ -132,9 +132,15 @@ def _mean_over_ranks(x: Tensor, world: int) -> float:
     return float(x)
 
 
+def embed_width(e: EncoderConfig) -> int:
+    """Length of a flattened model.embed output: H' * W' * D."""
+    _, h, w = e.grid
+    return h * w * e.dim
+
+
 def _probe(model: VJEPA, probe: ProbeSet, device: torch.device, batch: int = 64) -> Tensor:
-    """Pooled target-encoder embeddings [M, D] of the probe clips."""
-    parts = [model.embed(c.to(device)).cpu() for c in probe.clips.split(batch)]
+    """Flattened embeddings [M, H'*W'*D] (model.embed) of the probe clips."""
+    parts = [model.embed(c.to(device)).flatten(1).cpu() for c in probe.clips.split(batch)]
     return torch.cat(parts)
 
 
@@ -182,8 +188,9 @@ def train(
         metrics = MetricsLog(out / "metrics.jsonl", resume_step=step if resume else None)
         if tc.probe_every:
             probe = ProbeSet.from_dataset(data, tc.probe_clips)
-            pca_r2 = pca_probe_r2(probe, cfg.encoder.dim)
-            log.info("probe baseline: PCA-of-pixels (dim %d) R2 %.3f", cfg.encoder.dim, pca_r2)
+            width = embed_width(cfg.encoder)
+            pca_r2 = pca_probe_r2(probe, width)
+            log.info("probe baseline: PCA-of-pixels (dim %d) R2 %.3f", width, pca_r2)
 
     end = tc.steps if stop_after is None else min(tc.steps, stop_after)
     bar = tqdm(total=tc.steps, initial=step, disable=not (lead and progress), desc="encoder")
@@ -204,10 +211,7 @@ def train(
                     "loss": _mean_over_ranks(loss, env.world),
                     "lr": opt.param_groups[0]["lr"],
                     "momentum": ema_momentum(tc, step),
-                    "clips_per_s": (step - start_step)
-                    * tc.batch_size
-                    * env.world
-                    / (time.monotonic() - start_time),
+                    "clips_per_s": (step - start_step) * tc.batch_size * env.world / (time.monotonic() - start_time),
                 }
                 if metrics is not None:
                     metrics.write(row)
@@ -238,9 +242,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--steps", type=int, help="override train.steps (total, sets the schedules)")
     p.add_argument("--resume", action="store_true", help="continue from OUT/checkpoint.pt")
     args = p.parse_args(argv)
-    logging.basicConfig(
-        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     try:
         cfg = load_config(args.config)
         if args.steps is not None:
@@ -248,9 +250,7 @@ def main(argv: list[str] | None = None) -> int:
     except (OSError, ValueError) as e:
         p.error(str(e))
     e = cfg.encoder
-    data = ClipDataset.from_dir(
-        args.data, e.frames, img_size=e.img_size, frame_step=cfg.train.frame_step
-    )
+    data = ClipDataset.from_dir(args.data, e.frames, img_size=e.img_size, frame_step=cfg.train.frame_step)
     train(cfg, data, args.out, resume=args.resume)
     return 0
 

@@ -46,3 +46,11 @@ def test_probe_set_and_pca_baseline(clips) -> None:
     train, test = probe.split()
     assert set(probe.episode[train].tolist()).isdisjoint(probe.episode[test].tolist())
     assert math.isfinite(pca_probe_r2(probe, 8))  # 6 short episodes: value itself is noise
+
+
+def test_probe_r2_dual_form_matches_primal() -> None:
+    g = torch.Generator().manual_seed(1)
+    x, y = torch.randn(60, 40, generator=g), torch.randn(60, 3, generator=g)
+    wide = torch.cat([x, torch.zeros(60, 40)], 1)  # 80 features > 45 training rows: dual form
+    primal = probe_r2(x[:45], y[:45], x[45:], y[45:], alpha=10.0)  # 40 features: primal form
+    assert probe_r2(wide[:45], y[:45], wide[45:], y[45:], alpha=10.0) == pytest.approx(primal)

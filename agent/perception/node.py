@@ -1,0 +1,95 @@
+"""The perception node: camera observations in, V-JEPA latents of the latest clip out."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from agent.perception.config import load_config
+from agent.perception.inference import ClipEncoder, checkpoint_config, encoder_mismatch
+from agent.runtime.messages import Latent, Observation
+from agent.runtime.node import Node, NodeConfig, run_node
+from agent.runtime.schema import Message
+
+
+@dataclass
+class PerceptionNodeConfig(NodeConfig):
+    """Parameters of the perception node; see configs/perception/default.yaml."""
+
+    name: str = "perception"
+    checkpoint: str = ""  # checkpoint.pt written by `amibot train encoder`
+    model: str = "configs/models/encoder_tiny.yaml"  # architecture the checkpoint must have
+    model_name: str = ""  # Latent.model; empty: "vjepa:<run dir>:<step>"
+    obs_topic: str = "obs"
+    latent_topic: str = "latent"
+    proprio: bool = False  # append base_pose, arm and gripper to z
+    device: str = "cpu"
+    threads: int = 1  # torch intra-op threads
+
+    def check(self) -> None:
+        super().check()
+        if self.obs_topic not in self.inputs:
+            raise ValueError(f"key 'obs_topic' = {self.obs_topic!r} is not in 'inputs' {sorted(self.inputs)}")
+        if self.threads < 1:
+            raise ValueError(f"key 'threads' = {self.threads}: must be >= 1")
+        if not self.checkpoint:
+            raise ValueError("key 'checkpoint' must name a checkpoint.pt (amibot train encoder --out DIR)")
+        try:
+            expected = load_config(self.model).encoder
+        except (OSError, ValueError) as exc:
+            raise ValueError(f"key 'model' = {self.model!r}: {exc}") from None
+        try:
+            stored = checkpoint_config(self.checkpoint).encoder
+        except (OSError, ValueError, RuntimeError) as exc:
+            raise ValueError(f"key 'checkpoint' = {self.checkpoint!r}: cannot read: {exc}") from None
+        diff = encoder_mismatch(stored, expected)
+        if diff:
+            raise ValueError(
+                f"key 'checkpoint' = {self.checkpoint!r} does not match key 'model' = {self.model!r}: "
+                + "; ".join(diff)
+            )
+
+
+class PerceptionNode(Node):
+    """Encodes the newest head-camera clip of each observation and publishes a Latent."""
+
+    config_cls = PerceptionNodeConfig
+    latest_topics = frozenset({"obs"})
+
+    def __init__(self, config: PerceptionNodeConfig) -> None:
+        super().__init__(config)
+        self.cfg = config
+        self.encoder: ClipEncoder | None = None
+        self.model_name = config.model_name
+        self.on(config.obs_topic, self._on_obs)
+
+    def setup(self) -> None:
+        torch.set_num_threads(self.cfg.threads)
+        frame_step = load_config(self.cfg.model).train.frame_step
+        self.encoder = ClipEncoder.from_checkpoint(self.cfg.checkpoint, frame_step, self.cfg.device)
+        if not self.model_name:
+            step = torch.load(self.cfg.checkpoint, map_location="cpu", weights_only=True, mmap=True)["step"]
+            self.model_name = f"vjepa:{Path(self.cfg.checkpoint).parent.name}:{step}"
+        self.log.info("encoder %s loaded from %s", self.model_name, self.cfg.checkpoint)
+
+    def _on_obs(self, msg: Message) -> None:
+        assert isinstance(msg, Observation) and self.encoder is not None
+        self.encoder.push(msg.head, msg.episode)
+        z = self.encoder.encode()
+        if self.cfg.proprio:
+            proprio = np.concatenate([msg.base_pose, msg.arm, [msg.gripper]]).astype(np.float32)
+            z = np.concatenate([z, proprio])
+        self.counters["latents"] += 1
+        self.publish(
+            self.cfg.latent_topic,
+            Latent(z=z, source_seq=msg.seq, source_mono=msg.stamp_mono, model=self.model_name),
+        )
+
+
+NODE = PerceptionNode
+
+if __name__ == "__main__":
+    raise SystemExit(run_node(PerceptionNode))
