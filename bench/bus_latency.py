@@ -33,8 +33,13 @@ PERIOD_S = 0.001  # paced sends: we measure latency, not queueing
 def make_message(shape: tuple[int, int, int] | None) -> Command | Observation:
     if shape is None:
         return Command(base_vel=np.zeros(3), arm=np.zeros(3), gripper=0.5, valid_until=0.0, source="bench")
-    return Observation(head=np.random.randint(0, 255, shape, np.uint8), base_pose=np.zeros(3),
-                       base_vel=np.zeros(3), arm=np.zeros(5), arm_vel=np.zeros(5))
+    return Observation(
+        head=np.random.randint(0, 255, shape, np.uint8),
+        base_pose=np.zeros(3),
+        base_vel=np.zeros(3),
+        arm=np.zeros(5),
+        arm_vel=np.zeros(5),
+    )
 
 
 def raw_bytes(shape: tuple[int, int, int] | None) -> bytes:
@@ -175,8 +180,10 @@ def main() -> None:
     parser.add_argument("--out", type=Path, help="also write the table to this file")
     args = parser.parse_args()
     tmp = tempfile.mkdtemp(prefix="amibot-bench-")
-    rows = ["| pattern | payload | transport | ours p50 / p99 (us) | raw pyzmq p50 / p99 (us) | ratio p50 | ratio p99 |",
-            "|---|---|---|---|---|---|---|"]
+    rows = [
+        "| pattern | payload | transport | ours p50 / p99 (us) | raw pyzmq p50 / p99 (us) | ratio p50 | ratio p99 |",
+        "|---|---|---|---|---|---|---|",
+    ]
     port = 47600
     for pattern, fn in (("pub->sub", pubsub), ("req->rep", reqrep)):
         for label, shape in PAYLOADS.items():
@@ -188,8 +195,10 @@ def main() -> None:
                     lat = np.array(fn(impl, ep, shape, args.n)) * 1e6
                     res[impl] = (np.percentile(lat, 50), np.percentile(lat, 99))
                 (o50, o99), (r50, r99) = res["ours"], res["raw"]
-                rows.append(f"| {pattern} | {label} | {transport} | {o50:.0f} / {o99:.0f} | {r50:.0f} / {r99:.0f} "
-                            f"| {o50 / r50:.2f}x | {o99 / r99:.2f}x |")
+                rows.append(
+                    f"| {pattern} | {label} | {transport} | {o50:.0f} / {o99:.0f} | {r50:.0f} / {r99:.0f} "
+                    f"| {o50 / r50:.2f}x | {o99 / r99:.2f}x |"
+                )
                 print(rows[-1], flush=True)
     table = "\n".join(rows)
     print(f"\n{table}\n\n{args.n} messages per case, paced at {PERIOD_S * 1e3:.0f} ms; {os.cpu_count()} CPUs.")

@@ -36,9 +36,7 @@ def raw_baseline(ep: EpisodeData, out: Path) -> float:
             for img in frames:
                 c.mux(s.encode(av.VideoFrame.from_ndarray(img, format="rgb24")))
             c.mux(s.encode(None))
-    pq.write_table(
-        pa.table({"state": list(ep.state), "action": list(ep.action)}), out / "d.parquet"
-    )
+    pq.write_table(pa.table({"state": list(ep.state), "action": list(ep.action)}), out / "d.parquet")
     return time.perf_counter() - t0
 
 

@@ -25,9 +25,7 @@ N = 1000
 
 def start(module: str, cfg: dict, path: Path) -> subprocess.Popen:
     path.write_text(json.dumps(cfg))
-    return subprocess.Popen(
-        [sys.executable, "-m", module, "--config", str(path)], cwd=REPO, stderr=subprocess.DEVNULL
-    )
+    return subprocess.Popen([sys.executable, "-m", module, "--config", str(path)], cwd=REPO, stderr=subprocess.DEVNULL)
 
 
 def measure(pub: Publisher, sub: Subscriber, out_topic: str, obs: Observation) -> np.ndarray:
@@ -40,9 +38,7 @@ def measure(pub: Publisher, sub: Subscriber, out_topic: str, obs: Observation) -
                 "obs",
                 Observation(**{**obs.__dict__, "seq": 0, "stamp_mono": 0.0, "stamp_wall": 0.0}),
             )
-        arm = arm + rng.uniform(
-            -0.01, 0.01, 5
-        )  # a moving arm: the self-collision check is never cached
+        arm = arm + rng.uniform(-0.01, 0.01, 5)  # a moving arm: the self-collision check is never cached
         cmd = Command(
             base_vel=np.array([0.05, 0.0, 0.0]),
             arm=arm,
@@ -113,17 +109,9 @@ def main() -> int:
             sub.close()
         stats = RpcClient(safety_cfg["rpc"]).call("stats")
         for name, t in results.items():
-            print(
-                f"{name:>7}: p50 {np.percentile(t, 50):.3f} ms  p99 {np.percentile(t, 99):.3f} ms  (n={len(t)})"
-            )
-        added = {
-            q: np.percentile(results["safety"], q) - np.percentile(results["relay"], q)
-            for q in (50, 99)
-        }
-        ratio = {
-            q: np.percentile(results["safety"], q) / np.percentile(results["relay"], q)
-            for q in (50, 99)
-        }
+            print(f"{name:>7}: p50 {np.percentile(t, 50):.3f} ms  p99 {np.percentile(t, 99):.3f} ms  (n={len(t)})")
+        added = {q: np.percentile(results["safety"], q) - np.percentile(results["relay"], q) for q in (50, 99)}
+        ratio = {q: np.percentile(results["safety"], q) / np.percentile(results["relay"], q) for q in (50, 99)}
         print(f"  added: p50 {added[50]:.3f} ms  p99 {added[99]:.3f} ms  (target p99 <= 1 ms)")
         print(f"  ratio safety/relay: p50 {ratio[50]:.2f}x  p99 {ratio[99]:.2f}x")
         print(

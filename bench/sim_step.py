@@ -61,9 +61,18 @@ def node_rate(task: str, steps: int, render_on: bool) -> float:
     """Control steps/s of the sim node in lock-step, fed by a client that keeps commands queued."""
     tmp = Path(tempfile.mkdtemp(prefix="amibot-simbench-"))
     feed = f"ipc://{tmp}/cmd.sock"
-    cfg = {"name": "sim", "publish": f"ipc://{tmp}/sim.pub", "rpc": f"ipc://{tmp}/sim.rpc",
-           "inputs": {"cmd.safe": feed}, "task": task, "seed": 0, "mode": "lockstep", "render": render_on,
-           "lockstep_wait_s": 5.0, "log_level": "WARNING"}
+    cfg = {
+        "name": "sim",
+        "publish": f"ipc://{tmp}/sim.pub",
+        "rpc": f"ipc://{tmp}/sim.rpc",
+        "inputs": {"cmd.safe": feed},
+        "task": task,
+        "seed": 0,
+        "mode": "lockstep",
+        "render": render_on,
+        "lockstep_wait_s": 5.0,
+        "log_level": "WARNING",
+    }
     (tmp / "sim.yaml").write_text(json.dumps(cfg))
     pub = Publisher(feed)
     proc = subprocess.Popen([sys.executable, "-m", "sim.node", "--config", str(tmp / "sim.yaml")], cwd=REPO)
@@ -80,8 +89,13 @@ def node_rate(task: str, steps: int, render_on: bool) -> float:
     time.sleep(0.5)
 
     def command() -> Command:
-        return Command(base_vel=np.array([SPEED, 0.0, 0.0]), arm=stow, gripper=1.0,
-                       valid_until=time.monotonic() + 1.0, source="bench")
+        return Command(
+            base_vel=np.array([SPEED, 0.0, 0.0]),
+            arm=stow,
+            gripper=1.0,
+            valid_until=time.monotonic() + 1.0,
+            source="bench",
+        )
 
     seen = 0
     start = None
@@ -116,15 +130,21 @@ def main() -> None:
     rows = ["| measure | sim node | raw pybullet | ratio | target |", "|---|---|---|---|---|"]
     raw_phys = raw_rates(args.task, args.steps, render_on=False)
     node_phys = node_rate(args.task, args.steps, render_on=False)
-    rows.append(f"| physics steps/s (render off) | {node_phys * substeps:.0f} | {raw_phys * substeps:.0f} | "
-                f"{node_phys / raw_phys:.2f}x | >= 0.9x |")
+    rows.append(
+        f"| physics steps/s (render off) | {node_phys * substeps:.0f} | {raw_phys * substeps:.0f} | "
+        f"{node_phys / raw_phys:.2f}x | >= 0.9x |"
+    )
     print(rows[-1], flush=True)
     raw_render = raw_rates(args.task, args.steps, render_on=True)
     node_render = node_rate(args.task, args.steps, render_on=True)
-    rows.append(f"| rendered frames/s (2 cameras, 64x64) | {node_render * 2:.0f} | {raw_render * 2:.0f} | "
-                f"{node_render / raw_render:.2f}x | >= 0.8x |")
+    rows.append(
+        f"| rendered frames/s (2 cameras, 64x64) | {node_render * 2:.0f} | {raw_render * 2:.0f} | "
+        f"{node_render / raw_render:.2f}x | >= 0.8x |"
+    )
     print("\n".join(rows))
-    print(f"\n{args.steps} control steps of {substeps} physics substeps each, task {args.task}, zmq {zmq.zmq_version()}")
+    print(
+        f"\n{args.steps} control steps of {substeps} physics substeps each, task {args.task}, zmq {zmq.zmq_version()}"
+    )
 
 
 if __name__ == "__main__":

@@ -30,9 +30,7 @@ def main(argv: list[str] | None = None) -> int:
         world.reset("fetch", a.seed)
         _save_png(a.out / "apartment.png", top_down_frame(world))
         expert = Expert(world)
-        writer = VideoWriter(
-            a.out / "expert_fetch.mp4", fps=world.control_hz / a.frame_skip, crf=32
-        )
+        writer = VideoWriter(a.out / "expert_fetch.mp4", fps=world.control_hz / a.frame_skip, crf=32)
         frames = []
         status = world.task_status()
         while not status.done:

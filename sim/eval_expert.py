@@ -32,10 +32,7 @@ def table_row(task: str, results: list[EpisodeResult]) -> str:
     steps = np.mean([r.steps for r in results])
     spl = np.mean([r.metrics.get("spl", np.nan) for r in results])
     spl_text = f"{spl:.3f}" if task == "navigate" else "-"
-    return (
-        f"| {task:<8} | {len(results):>8} | {success.mean():>7.1%} | {steps:>10.1f} "
-        f"| {spl_text:>5} |"
-    )
+    return f"| {task:<8} | {len(results):>8} | {success.mean():>7.1%} | {steps:>10.1f} | {spl_text:>5} |"
 
 
 def main(argv: list[str] | None = None) -> int:

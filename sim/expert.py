@@ -128,34 +128,23 @@ class Expert:
             d = path[0] - pose[:2]
             heading = np.arctan2(d[1], d[0])
             want_yaw = (
-                goal_yaw
-                if (goal_yaw is not None and remaining < 1.0)
-                else (heading if remaining > 0.3 else pose[2])
+                goal_yaw if (goal_yaw is not None and remaining < 1.0) else (heading if remaining > 0.3 else pose[2])
             )
             yaw_err = _wrap(want_yaw - pose[2])
             speed = self.world.robot_state.velocity()
-            if (
-                len(path) == 1
-                and remaining < tol
-                and abs(yaw_err) < GOAL_TOL[1]
-                and (np.linalg.norm(speed[:2]) < 0.02)
-            ):
+            if len(path) == 1 and remaining < tol and abs(yaw_err) < GOAL_TOL[1] and (np.linalg.norm(speed[:2]) < 0.02):
                 yield np.zeros(3), self.stow, grip
                 return True
             yield self._base_cmd(pose, d, remaining, yaw_err), self.stow, grip
         return False
 
-    def _base_cmd(
-        self, pose: np.ndarray, d: np.ndarray, remaining: float, yaw_err: float
-    ) -> np.ndarray:
+    def _base_cmd(self, pose: np.ndarray, d: np.ndarray, remaining: float, yaw_err: float) -> np.ndarray:
         """Robot-frame velocity toward the next waypoint, decelerating into the goal."""
         vmax, amax = np.array(self.cfg.base.max_vel), np.array(self.cfg.base.max_acc)
         speed = min(vmax[0], np.sqrt(2 * 0.5 * amax[0] * remaining), 1.5 * remaining)
         v = d / max(np.linalg.norm(d), 1e-9) * speed
         c, s = np.cos(pose[2]), np.sin(pose[2])
-        wz = np.sign(yaw_err) * min(
-            vmax[2], np.sqrt(2 * 0.5 * amax[2] * abs(yaw_err)), 2.0 * abs(yaw_err)
-        )
+        wz = np.sign(yaw_err) * min(vmax[2], np.sqrt(2 * 0.5 * amax[2] * abs(yaw_err)), 2.0 * abs(yaw_err))
         return np.array([c * v[0] + s * v[1], -s * v[0] + c * v[1], wz])
 
     # --- manipulation --------------------------------------------------------------------
@@ -193,9 +182,7 @@ class Expert:
         rob = self.world.robot_state
         root = rob.link_frame(rob.arm_root_id)
         inv = p.invertTransform(*root)
-        pos, orn = p.multiplyTransforms(
-            *inv, tcp.tolist(), p.getQuaternionFromEuler([0, np.pi, yaw])
-        )
+        pos, orn = p.multiplyTransforms(*inv, tcp.tolist(), p.getQuaternionFromEuler([0, np.pi, yaw]))
         q, _ = self.ik.solve(np.array(pos), np.array(orn), rob.arm_state()[0])
         yield from self._arm_to(q, grip)
 

@@ -58,13 +58,16 @@ class ExpertNode(Node):
             self.counters["expert_errors"] += 1
             self.log.warning("no expert action: %s", exc)
             return
-        self.publish(self.cfg.command_topic, Command(
-            base_vel=np.asarray(action["base_vel"], dtype=np.float64),
-            arm=np.asarray(action["arm"], dtype=np.float64),
-            gripper=float(action["gripper"]),
-            valid_until=time.monotonic() + self.cfg.command_ttl_s,
-            source=self.cfg.name,
-        ))
+        self.publish(
+            self.cfg.command_topic,
+            Command(
+                base_vel=np.asarray(action["base_vel"], dtype=np.float64),
+                arm=np.asarray(action["arm"], dtype=np.float64),
+                gripper=float(action["gripper"]),
+                valid_until=time.monotonic() + self.cfg.command_ttl_s,
+                source=self.cfg.name,
+            ),
+        )
         self.counters["commands"] += 1
 
     def teardown(self) -> None:

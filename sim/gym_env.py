@@ -50,14 +50,12 @@ class HouseholdEnv(gym.Env):
         self.action_space = spaces.Box(low, high, (3 + n + 1,), np.float32)
 
     def _obs(self, o: dict) -> dict[str, np.ndarray]:
-        proprio = np.concatenate(
-            [o["base_pose"], o["base_vel"], o["arm"], o["arm_vel"], [o["gripper"]]]
-        ).astype(np.float32)
+        proprio = np.concatenate([o["base_pose"], o["base_vel"], o["arm"], o["arm_vel"], [o["gripper"]]]).astype(
+            np.float32
+        )
         return {"head": o["head"], "wrist": o["wrist"], "proprio": proprio}
 
-    def reset(
-        self, *, seed: int | None = None, options: dict[str, Any] | None = None
-    ) -> tuple[dict, dict]:
+    def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None) -> tuple[dict, dict]:
         super().reset(seed=seed)
         scene_seed = int(self.np_random.integers(SEED_RANGE)) if seed is None else seed
         obs = self.world.reset(self.task, scene_seed, **(options or {}))

@@ -66,9 +66,7 @@ class ArmIK:
             q = np.clip(np.array(sol)[idx], self.lower, self.upper)
         for j, v in zip(self.arm_ids, q, strict=True):
             p.resetJointState(self.body, j, float(v), physicsClientId=self.client)
-        st = p.getLinkState(
-            self.body, self.ee, computeForwardKinematics=True, physicsClientId=self.client
-        )
+        st = p.getLinkState(self.body, self.ee, computeForwardKinematics=True, physicsClientId=self.client)
         return q, float(np.linalg.norm(np.array(st[4]) - np.array(ee_pos)))
 
     def close(self) -> None:

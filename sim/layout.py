@@ -249,9 +249,7 @@ def _add_furniture(spec: FurnitureSpec, layout: Layout, rng: np.random.Generator
 
 def _add_objects(cfg: SceneConfig, layout: Layout, rng: np.random.Generator) -> None:
     count = int(rng.integers(cfg.objects.count[0], cfg.objects.count[1] + 1))
-    kinds = rng.choice(
-        len(cfg.objects.catalog), size=min(count, len(cfg.objects.catalog)), replace=False
-    )
+    kinds = rng.choice(len(cfg.objects.catalog), size=min(count, len(cfg.objects.catalog)), replace=False)
     for k in kinds:
         kind = cfg.objects.catalog[int(k)]
         receptacles = layout.receptacles
@@ -263,9 +261,7 @@ def _add_objects(cfg: SceneConfig, layout: Layout, rng: np.random.Generator) -> 
         else:
             continue
         layout.objects.append(
-            ObjectPlacement(
-                kind.name, kind, rec.name, xy, float(rng.uniform(-np.pi, np.pi)), _color(rng)
-            )
+            ObjectPlacement(kind.name, kind, rec.name, xy, float(rng.uniform(-np.pi, np.pi)), _color(rng))
         )
 
 

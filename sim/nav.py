@@ -113,9 +113,7 @@ class OccupancyGrid:
         return out
 
 
-def approach_pose(
-    rec: Box, xy: tuple[float, float], standoff: float = APPROACH_STANDOFF
-) -> np.ndarray:
+def approach_pose(rec: Box, xy: tuple[float, float], standoff: float = APPROACH_STANDOFF) -> np.ndarray:
     """Base pose (x, y, yaw) facing `rec`'s access edge, laterally aligned with point `xy`."""
     ax, ay = rec.access
     half_depth = abs(ax) * rec.half[0] + abs(ay) * rec.half[1]

@@ -74,8 +74,13 @@ class SimNode(Node):
     # ----- lifecycle ----------------------------------------------------------------------
     def setup(self) -> None:
         h, w = self.cfg.image_size
-        self.world = SimWorld(self.cfg.robot, image_size=(h, w), control_hz=self.cfg.control_hz,
-                              physics_hz=self.cfg.physics_hz, render=self.cfg.render)
+        self.world = SimWorld(
+            self.cfg.robot,
+            image_size=(h, w),
+            control_hz=self.cfg.control_hz,
+            physics_hz=self.cfg.physics_hz,
+            render=self.cfg.render,
+        )
         if self.cfg.log_path:
             Path(self.cfg.log_path).parent.mkdir(parents=True, exist_ok=True)
             self.log_file = Path(self.cfg.log_path).open("a")
@@ -91,8 +96,9 @@ class SimNode(Node):
     def rpc_handlers(self) -> dict[str, Any]:
         return {
             **super().rpc_handlers(),
-            "reset": lambda p: self._reset(str(p.get("task", self.cfg.task)), int(p.get("seed", 0)),
-                                           dict(p.get("args", {}))),
+            "reset": lambda p: self._reset(
+                str(p.get("task", self.cfg.task)), int(p.get("seed", 0)), dict(p.get("args", {}))
+            ),
             "status": lambda _: self._status_dict(),
             "stop": self._rpc_stop,
             "features": lambda _: self._world().features,
@@ -198,8 +204,13 @@ class SimNode(Node):
         status = world.task_status()
         if status.done:
             self._publish_status(status)
-            self.log.info("episode %d done: success=%s steps=%d %s", self.episode, status.success, status.steps,
-                          {k: round(v, 3) for k, v in status.metrics.items()})
+            self.log.info(
+                "episode %d done: success=%s steps=%d %s",
+                self.episode,
+                status.success,
+                status.steps,
+                {k: round(v, 3) for k, v in status.metrics.items()},
+            )
             if self.cfg.exit_on_done:
                 self.request_stop()
         elif status.steps % int(self.cfg.control_hz) == 0:
@@ -207,32 +218,57 @@ class SimNode(Node):
 
     def _publish_observation(self) -> dict[str, Any]:
         obs = self._world().observe()
-        self.publish("obs", Observation(
-            head=obs["head"], wrist=obs["wrist"], base_pose=obs["base_pose"], base_vel=obs["base_vel"],
-            arm=obs["arm"], arm_vel=obs["arm_vel"], gripper=float(obs["gripper"]), sim_time=float(obs["time"]),
-            episode=self.episode,
-        ))
+        self.publish(
+            "obs",
+            Observation(
+                head=obs["head"],
+                wrist=obs["wrist"],
+                base_pose=obs["base_pose"],
+                base_vel=obs["base_vel"],
+                arm=obs["arm"],
+                arm_vel=obs["arm_vel"],
+                gripper=float(obs["gripper"]),
+                sim_time=float(obs["time"]),
+                episode=self.episode,
+            ),
+        )
         return obs
 
     def _publish_status(self, status: Any) -> None:
         state = "running" if not status.done else ("succeeded" if status.success else "failed")
-        self.publish("task_status", TaskStatus(
-            task=status.task, state=state, success=bool(status.success), steps=int(status.steps),
-            metrics={k: float(v) for k, v in status.metrics.items()},
-        ))
+        self.publish(
+            "task_status",
+            TaskStatus(
+                task=status.task,
+                state=state,
+                success=bool(status.success),
+                steps=int(status.steps),
+                metrics={k: float(v) for k, v in status.metrics.items()},
+            ),
+        )
 
     def _status_dict(self) -> dict[str, Any]:
         status = self._world().task_status()
-        return {"task": status.task, "success": bool(status.success), "done": bool(status.done),
-                "steps": int(status.steps), "metrics": {k: float(v) for k, v in status.metrics.items()},
-                "episode": self.episode, "counters": dict(self.counters)}
+        return {
+            "task": status.task,
+            "success": bool(status.success),
+            "done": bool(status.done),
+            "steps": int(status.steps),
+            "metrics": {k: float(v) for k, v in status.metrics.items()},
+            "episode": self.episode,
+            "counters": dict(self.counters),
+        }
 
     def _log_step(self, obs: dict[str, Any], applied: dict[str, Any] | None) -> None:
         if self.log_file is None:
             return
-        row = {"t": round(float(obs["time"]), 4), "base_vel": np.round(obs["base_vel"], 5).tolist(),
-               "arm_vel": np.round(obs["arm_vel"], 5).tolist(), "commanded": applied is not None,
-               "cmd_seq": self.command.seq if applied is not None and self.command else None}
+        row = {
+            "t": round(float(obs["time"]), 4),
+            "base_vel": np.round(obs["base_vel"], 5).tolist(),
+            "arm_vel": np.round(obs["arm_vel"], 5).tolist(),
+            "commanded": applied is not None,
+            "cmd_seq": self.command.seq if applied is not None and self.command else None,
+        }
         self.log_file.write(json.dumps(row) + "\n")
         self.log_file.flush()
 

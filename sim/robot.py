@@ -51,10 +51,7 @@ class Robot:
 
     def _joint(self, name: str) -> int:
         if name not in self.joint_index:
-            raise ValueError(
-                f"robot '{self.cfg.name}': URDF has no joint '{name}'; "
-                f"have {sorted(self.joint_index)}"
-            )
+            raise ValueError(f"robot '{self.cfg.name}': URDF has no joint '{name}'; have {sorted(self.joint_index)}")
         return self.joint_index[name]
 
     # --- actuation -------------------------------------------------------------------------
@@ -144,9 +141,7 @@ class Robot:
 
     def link_frame(self, link: int) -> tuple[np.ndarray, np.ndarray]:
         """World (position, quaternion) of a link's URDF frame."""
-        st = p.getLinkState(
-            self.body, link, computeForwardKinematics=True, physicsClientId=self.client
-        )
+        st = p.getLinkState(self.body, link, computeForwardKinematics=True, physicsClientId=self.client)
         return np.array(st[4]), np.array(st[5])
 
     def tcp_pose(self) -> tuple[np.ndarray, np.ndarray]:
@@ -159,9 +154,7 @@ class Robot:
     def touching(self, body: int) -> list[int]:
         """Finger joint ids currently in contact with `body`."""
         return [
-            j
-            for j in self.finger_ids
-            if p.getContactPoints(self.body, body, linkIndexA=j, physicsClientId=self.client)
+            j for j in self.finger_ids if p.getContactPoints(self.body, body, linkIndexA=j, physicsClientId=self.client)
         ]
 
     def update_grasp(self, objects: dict[str, int]) -> None:

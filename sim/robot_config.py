@@ -85,9 +85,7 @@ class RobotConfig:
     def __post_init__(self) -> None:
         n = len(self.arm.joints)
         if len(self.arm.stow) != n:
-            raise ValueError(
-                f"robot '{self.name}': arm.stow has {len(self.arm.stow)} values, expected {n}"
-            )
+            raise ValueError(f"robot '{self.name}': arm.stow has {len(self.arm.stow)} values, expected {n}")
         for key in ("max_vel", "max_acc"):
             if len(getattr(self.base, key)) != 3:
                 raise ValueError(f"robot '{self.name}': base.{key} must have 3 values [x, y, yaw]")

@@ -51,9 +51,7 @@ def run_episode(
                 writer.write(np.hstack([_upscale(obs["head"], 256), third_person_frame(world)]))
             status = world.task_status()
         expert.close()
-        return EpisodeResult(
-            task, seed, status.success, status.steps, status.metrics, dict(world.task.args)
-        )
+        return EpisodeResult(task, seed, status.success, status.steps, status.metrics, dict(world.task.args))
     finally:
         if writer is not None:
             writer.close()
@@ -77,9 +75,7 @@ def main(argv: list[str] | None = None) -> int:
     a = ap.parse_args(argv)
     r = run_episode(a.task, a.seed, robot=a.robot, gui=a.gui, video=a.video)
     metrics = " ".join(f"{k}={v:.3f}" for k, v in sorted(r.metrics.items()))
-    print(
-        f"task={r.task} seed={r.seed} args={r.args} success={r.success} steps={r.steps} {metrics}"
-    )
+    print(f"task={r.task} seed={r.seed} args={r.args} success={r.success} steps={r.steps} {metrics}")
     return 0 if r.success else 1
 
 

@@ -52,9 +52,7 @@ def _object_body(obj: ObjectPlacement, client: int) -> int:
     """Primitive or URDF body for one object, created above the origin."""
     kind, rgba = obj.kind, obj.color
     if kind.shape == "urdf":
-        body = p.loadURDF(
-            str(resolve_asset(kind.urdf)), globalScaling=kind.size[0], physicsClientId=client
-        )
+        body = p.loadURDF(str(resolve_asset(kind.urdf)), globalScaling=kind.size[0], physicsClientId=client)
         p.changeVisualShape(body, -1, rgbaColor=rgba, physicsClientId=client)
         p.changeDynamics(body, -1, mass=kind.mass, physicsClientId=client)
     else:
@@ -74,16 +72,12 @@ def _object_body(obj: ObjectPlacement, client: int) -> int:
 def _shapes(shape: str, size: list[float], rgba: tuple, client: int) -> tuple[int, int]:
     if shape == "box":
         col = p.createCollisionShape(p.GEOM_BOX, halfExtents=size, physicsClientId=client)
-        vis = p.createVisualShape(
-            p.GEOM_BOX, halfExtents=size, rgbaColor=rgba, physicsClientId=client
-        )
+        vis = p.createVisualShape(p.GEOM_BOX, halfExtents=size, rgbaColor=rgba, physicsClientId=client)
         return col, vis
     r, h = size[0], size[1]
     if shape == "cylinder":
         col = p.createCollisionShape(p.GEOM_CYLINDER, radius=r, height=h, physicsClientId=client)
-        vis = p.createVisualShape(
-            p.GEOM_CYLINDER, radius=r, length=h, rgbaColor=rgba, physicsClientId=client
-        )
+        vis = p.createVisualShape(p.GEOM_CYLINDER, radius=r, length=h, rgbaColor=rgba, physicsClientId=client)
         return col, vis
     if shape == "mug":  # cylinder body + box handle on +x
         handle = [0.012, 0.006, h * 0.3]
@@ -110,9 +104,7 @@ def _shapes(shape: str, size: list[float], rgba: tuple, client: int) -> tuple[in
 def _settle_height(body: int, rec: Box, obj: ObjectPlacement, client: int) -> float:
     """Put `body` at its spot with its lowest point just on the receptacle top; returns base z."""
     orn = p.getQuaternionFromEuler([0, 0, obj.yaw])
-    p.resetBasePositionAndOrientation(
-        body, [obj.xy[0], obj.xy[1], 5.0], orn, physicsClientId=client
-    )
+    p.resetBasePositionAndOrientation(body, [obj.xy[0], obj.xy[1], 5.0], orn, physicsClientId=client)
     lo, _ = p.getAABB(body, -1, physicsClientId=client)
     z = 5.0 - lo[2] + rec.top + 0.001
     p.resetBasePositionAndOrientation(body, [obj.xy[0], obj.xy[1], z], orn, physicsClientId=client)

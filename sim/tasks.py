@@ -80,9 +80,7 @@ def room_of(layout: Layout, xy: np.ndarray) -> str:
     return ""
 
 
-def _random_start(
-    layout: Layout, grid: OccupancyGrid, rng: np.random.Generator, rooms: list[str]
-) -> np.ndarray:
+def _random_start(layout: Layout, grid: OccupancyGrid, rng: np.random.Generator, rooms: list[str]) -> np.ndarray:
     """A free base pose in one of `rooms` with random heading."""
     free = np.argwhere(~grid.occ)
     pts = grid.point(free.T).T
@@ -91,9 +89,7 @@ def _random_start(
     return np.array([xy[0], xy[1], rng.uniform(-np.pi, np.pi)])
 
 
-def sample_task(
-    name: str, layout: Layout, grid: OccupancyGrid, seed: int, **kwargs: str
-) -> TaskSpec:
+def sample_task(name: str, layout: Layout, grid: OccupancyGrid, seed: int, **kwargs: str) -> TaskSpec:
     """Sample task arguments (unless given) and a start pose, deterministically per seed."""
     rng = np.random.default_rng([seed, 11])
     objs = [o.name for o in layout.objects]
@@ -105,10 +101,7 @@ def sample_task(
         "fetch": {"object", "to"},
     }[name]
     if set(kwargs) - allowed:
-        raise ValueError(
-            f"task '{name}' got unknown args {sorted(set(kwargs) - allowed)}; "
-            f"expected {sorted(allowed)}"
-        )
+        raise ValueError(f"task '{name}' got unknown args {sorted(set(kwargs) - allowed)}; expected {sorted(allowed)}")
     if name == "navigate":
         to = kwargs.get("to") or str(rng.choice(places(layout)))
         goal = place_goal(layout, grid, to)
@@ -143,11 +136,7 @@ class TaskTracker:
         self.steps = 0
         self.path_length = 0.0
         self.last_xy = spec.start[:2].copy()
-        self.shortest = (
-            world.grid.path_length(spec.start, spec.goal_xy)
-            if spec.name == "navigate"
-            else float("nan")
-        )
+        self.shortest = world.grid.path_length(spec.start, spec.goal_xy) if spec.name == "navigate" else float("nan")
 
     def update(self) -> None:
         """Called once per control step."""

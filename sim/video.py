@@ -40,14 +40,10 @@ class VideoWriter:
         self.container.close()
 
 
-def third_person_frame(
-    world: SimWorld, size: int = 256, distance: float = 2.2, pitch: float = -50.0
-) -> np.ndarray:
+def third_person_frame(world: SimWorld, size: int = 256, distance: float = 2.2, pitch: float = -50.0) -> np.ndarray:
     """A (size, size, 3) view from above and behind the robot."""
     x, y, yaw = world.robot_state.pose()
-    view = p.computeViewMatrixFromYawPitchRoll(
-        [x, y, 0.6], distance, np.degrees(yaw) - 90.0, pitch, 0.0, 2
-    )
+    view = p.computeViewMatrixFromYawPitchRoll([x, y, 0.6], distance, np.degrees(yaw) - 90.0, pitch, 0.0, 2)
     proj = p.computeProjectionMatrixFOV(60.0, 1.0, 0.1, 20.0)
     rgb, _ = render(world.client, view, proj, (size, size), world.layout.light, 0.1, 20.0)
     return rgb
@@ -59,7 +55,5 @@ def top_down_frame(world: SimWorld, size: int = 512) -> np.ndarray:
     target = [w / 2, d / 2, 0.0]
     view = p.computeViewMatrix([w / 2, d / 2 - 3.0, 14.0], target, [0, 1, 0])
     proj = p.computeProjectionMatrixFOV(45.0, 1.6, 1.0, 30.0)
-    rgb, _ = render(
-        world.client, view, proj, (size, int(size * 1.6)), world.layout.light, 1.0, 30.0
-    )
+    rgb, _ = render(world.client, view, proj, (size, int(size * 1.6)), world.layout.light, 1.0, 30.0)
     return rgb

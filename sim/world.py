@@ -238,9 +238,7 @@ class SimWorld:
     def _camera(self, cam: str) -> tuple[np.ndarray, np.ndarray | None]:
         h, w = self.image_size
         if not self.render:
-            return np.zeros((h, w, 3), np.uint8), (
-                np.zeros((h, w), np.float32) if self.depth else None
-            )
+            return np.zeros((h, w, 3), np.uint8), (np.zeros((h, w), np.float32) if self.depth else None)
         spec = self.robot.cameras[cam]
         rob = self._rob()
         pos, orn = rob.link_frame(rob.link_index[spec.link])

@@ -18,9 +18,7 @@ class ClipDataset(torch.utils.data.Dataset):
     a memory copy and a training loop never waits on a video decoder.
     """
 
-    def __init__(
-        self, root: Path, clip_len: int = 8, camera: str = "head", stride: int = 1
-    ) -> None:
+    def __init__(self, root: Path, clip_len: int = 8, camera: str = "head", stride: int = 1) -> None:
         self.ds = Dataset(root)
         self.key = video_key(camera)
         self.clip_len = clip_len
@@ -30,9 +28,7 @@ class ClipDataset(torch.utils.data.Dataset):
         self.videos = []  # per episode: (memmap of its file, first frame of the episode in it)
         for ep, row in enumerate(self.ds.episodes):
             frames = self.ds.video_frames(self.key, row)
-            self.videos.append(
-                (frames, round(row[f"videos/{self.key}/from_timestamp"] * self.ds.fps))
-            )
+            self.videos.append((frames, round(row[f"videos/{self.key}/from_timestamp"] * self.ds.fps)))
             self.starts += [(ep, t) for t in range(0, row["length"] - clip_len + 1, stride)]
 
     def __len__(self) -> int:

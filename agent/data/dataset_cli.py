@@ -64,9 +64,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     p = sub.add_parser("validate", help="check layout, lengths, timestamps, indices, videos, stats")
     p.set_defaults(func=_validate)
     p = sub.add_parser("replay", help="re-run recorded actions in the sim and report divergence")
-    p.add_argument(
-        "--episode", type=int, action="append", help="episode(s) to replay (default all)"
-    )
+    p.add_argument("--episode", type=int, action="append", help="episode(s) to replay (default all)")
     p.add_argument("--tolerance", type=float, default=1e-3,
                    help="exit 1 when any state component drifts further than this")  # fmt: skip
     p.set_defaults(func=_replay)

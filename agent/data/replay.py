@@ -29,9 +29,7 @@ def replay(ds: Dataset, ep: int, world: SimWorld | None = None) -> Divergence:
     data = ds.episode(ep)
     meta = data["meta"]
     if not meta.get("sim_task") or meta.get("seed", -1) < 0:
-        raise ValueError(
-            f"episode {ep} was not recorded in the sim (no sim_task/seed); can't replay"
-        )
+        raise ValueError(f"episode {ep} was not recorded in the sim (no sim_task/seed); can't replay")
     h, w = ds.features["observation.images.head"]["shape"][:2]
     own = world is None
     world = world or SimWorld(ds.info["robot_type"], image_size=(h, w), control_hz=ds.fps,

@@ -30,41 +30,28 @@ def validate(root: Path) -> dict[str, Any]:
     """Raise DatasetError on the first problem; return a short summary when all is well."""
     root = Path(root)
     if (root / L.JOURNAL).exists():
-        raise DatasetError(
-            f"{root}: an interrupted commit is pending ({L.JOURNAL}); open it to repair"
-        )
+        raise DatasetError(f"{root}: an interrupted commit is pending ({L.JOURNAL}); open it to repair")
     info = _info(root)
     fps = info["fps"]
     tasks = _table(root, L.TASKS_PATH)
     episodes = _table(root, L.EPISODES_PATH).to_pylist()
     n_ep = len(episodes)
     if n_ep != info["total_episodes"]:
-        raise DatasetError(
-            f"{L.EPISODES_PATH}: {n_ep} episodes, info.json says {info['total_episodes']}"
-        )
+        raise DatasetError(f"{L.EPISODES_PATH}: {n_ep} episodes, info.json says {info['total_episodes']}")
     if tasks.num_rows != info["total_tasks"]:
-        raise DatasetError(
-            f"{L.TASKS_PATH}: {tasks.num_rows} tasks, info.json says {info['total_tasks']}"
-        )
+        raise DatasetError(f"{L.TASKS_PATH}: {tasks.num_rows} tasks, info.json says {info['total_tasks']}")
     next_index = 0
     for i, ep in enumerate(episodes):
         if ep["episode_index"] != i:
-            raise DatasetError(
-                f"{L.EPISODES_PATH}: row {i} has episode_index {ep['episode_index']}"
-            )
-        if (
-            ep["dataset_from_index"] != next_index
-            or ep["dataset_to_index"] - next_index != ep["length"]
-        ):
+            raise DatasetError(f"{L.EPISODES_PATH}: row {i} has episode_index {ep['episode_index']}")
+        if ep["dataset_from_index"] != next_index or ep["dataset_to_index"] - next_index != ep["length"]:
             raise DatasetError(f"episode {i}: index range [{ep['dataset_from_index']}, "
                                f"{ep['dataset_to_index']}) does not follow {next_index} with "
                                f"length "
                                f"{ep['length']}")  # fmt: skip
         next_index = ep["dataset_to_index"]
     if next_index != info["total_frames"]:
-        raise DatasetError(
-            f"episodes hold {next_index} frames, info.json says {info['total_frames']}"
-        )
+        raise DatasetError(f"episodes hold {next_index} frames, info.json says {info['total_frames']}")
     _check_data(root, episodes, fps, tasks.num_rows)
     for key in L.video_keys(info["features"]):
         _check_videos(root, key, episodes, fps)
@@ -113,16 +100,12 @@ def _check_data(root: Path, episodes: list[dict], fps: int, n_tasks: int) -> Non
         task_index = table["task_index"].to_numpy()
         extra = set(np.unique(ep_col)) - {e["episode_index"] for e in eps}
         if extra:
-            raise DatasetError(
-                f"{rel}: rows of episode(s) {sorted(extra)[:5]} not in the episodes table"
-            )
+            raise DatasetError(f"{rel}: rows of episode(s) {sorted(extra)[:5]} not in the episodes table")
         for ep in eps:
             i = ep["episode_index"]
             rows = np.flatnonzero(ep_col == i)
             if len(rows) != ep["length"]:
-                raise DatasetError(
-                    f"{rel}: episode {i} has {len(rows)} rows, length says {ep['length']}"
-                )
+                raise DatasetError(f"{rel}: episode {i} has {len(rows)} rows, length says {ep['length']}")
             want = np.arange(ep["length"])
             if not np.array_equal(frame_index[rows], want):
                 raise DatasetError(f"{rel}: episode {i}: frame_index is not 0..{ep['length'] - 1}")

@@ -93,9 +93,7 @@ class DatasetWriter:
             self.episodes = read_episodes(self.root)
         else:
             if spec is None:
-                raise ValueError(
-                    f"{self.root}: no dataset there; a DatasetSpec is needed to start one"
-                )
+                raise ValueError(f"{self.root}: no dataset there; a DatasetSpec is needed to start one")
             self.spec = spec
             codec = codec or pick_codec()
             self.info = _new_info(spec, codec, data_files_size_in_mb, video_files_size_in_mb)
@@ -132,10 +130,7 @@ class DatasetWriter:
         h, w = self.spec.image_shape
         codec = self.features[self.video_keys[0]]["info"]["video.codec"]
         self._task = task
-        self._enc = {
-            k: SegmentEncoder(staging / f"{k}.mp4", self.spec.fps, h, w, codec)
-            for k in self.video_keys
-        }
+        self._enc = {k: SegmentEncoder(staging / f"{k}.mp4", self.spec.fps, h, w, codec) for k in self.video_keys}
         self._img_stats = {k: _ImageStats() for k in self.video_keys}
         self._state: list[np.ndarray] = []
         self._action: list[np.ndarray] = []
@@ -163,9 +158,7 @@ class DatasetWriter:
         for cam in self.spec.cameras:
             img = images[cam]
             if img.shape != shape or img.dtype != np.uint8:
-                raise ValueError(
-                    f"camera {cam}: expected uint8 {shape}, got {img.dtype} {img.shape}"
-                )
+                raise ValueError(f"camera {cam}: expected uint8 {shape}, got {img.dtype} {img.shape}")
             key = L.video_key(cam)
             self._enc[key].write(img)
             self._img_stats[key].add(img)
@@ -203,9 +196,7 @@ class DatasetWriter:
             raise RuntimeError("save_episode() without an open episode")
         unknown = set(extras) - set(EPISODE_EXTRAS)
         if unknown:
-            raise ValueError(
-                f"unknown episode fields {sorted(unknown)}; known: {list(EPISODE_EXTRAS)}"
-            )
+            raise ValueError(f"unknown episode fields {sorted(unknown)}; known: {list(EPISODE_EXTRAS)}")
         n = len(self._state)
         if n == 0:
             self.discard_episode()
@@ -227,11 +218,7 @@ class DatasetWriter:
         renames = self._write_data(frame_table(cols, self.features), row)
         for key in self.video_keys:
             renames += self._write_video(key, n, row)
-        stats = {
-            name: array_stats(cols[name])
-            for name, ft in self.features.items()
-            if ft["dtype"] != "video"
-        }
+        stats = {name: array_stats(cols[name]) for name, ft in self.features.items() if ft["dtype"] != "video"}
         stats.update({k: s.result() for k, s in self._img_stats.items()})
         for feat, st in stats.items():
             for k, v in st.items():
@@ -246,9 +233,7 @@ class DatasetWriter:
         self.ep_stats.append(stats)
         self._open = False
         if row["dropped_frames"]:
-            log.warning(
-                "episode %d: %d frame(s) dropped (not duplicated)", ep, row["dropped_frames"]
-            )
+            log.warning("episode %d: %d frame(s) dropped (not duplicated)", ep, row["dropped_frames"])
         return ep
 
     def _columns(self, ep: int, start: int, n: int, task_index: int) -> dict[str, np.ndarray]:

@@ -239,8 +239,12 @@ class RpcServer:
         handler = self.handlers.get(req["method"])
         if handler is None:
             self.rejects.reject("unknown_method", req["method"])
-            self._reply(identity, req.get("id"), ok=False, error=f"unknown method {req['method']!r}; "
-                        f"known {sorted(self.handlers)}")
+            self._reply(
+                identity,
+                req.get("id"),
+                ok=False,
+                error=f"unknown method {req['method']!r}; known {sorted(self.handlers)}",
+            )
             return
         try:
             result = handler(params)
@@ -279,8 +283,7 @@ class RpcClient:
         sock.connect(self.endpoint)
         return sock
 
-    def call(self, method: str, params: dict[str, Any] | None = None, *, timeout: float = 1.0,
-             retries: int = 2) -> Any:
+    def call(self, method: str, params: dict[str, Any] | None = None, *, timeout: float = 1.0, retries: int = 2) -> Any:
         """Result of method(params); RpcError when it failed there, RpcTimeout when nobody answered."""
         for attempt in range(retries + 1):
             self._next_id += 1

@@ -141,9 +141,7 @@ def _arrays(cls: type[Message], layout: list[Any], payload: list[memoryview]) ->
     specs = dict(cls.array_fields())
     framed = sum(1 for entry in layout if isinstance(entry, list) and len(entry) == 3)
     if framed != len(payload):
-        raise MessageError(
-            "truncated", f"header lists {framed} array frame(s), got {len(payload)}", msg_type=cls.TYPE
-        )
+        raise MessageError("truncated", f"header lists {framed} array frame(s), got {len(payload)}", msg_type=cls.TYPE)
     frames = iter(payload)
     out: dict[str, Any] = {}
     for entry in layout:
@@ -162,8 +160,10 @@ def _arrays(cls: type[Message], layout: list[Any], payload: list[memoryview]) ->
         expected = math.prod(shape) * _ITEMSIZE[dtype]
         if expected != len(buf):
             raise MessageError(
-                "truncated", f"{len(buf)} bytes, shape {shape} {dtype} needs {expected}",
-                msg_type=cls.TYPE, field=name,
+                "truncated",
+                f"{len(buf)} bytes, shape {shape} {dtype} needs {expected}",
+                msg_type=cls.TYPE,
+                field=name,
             )
         out[name] = np.frombuffer(buf, dtype=dtype).reshape(shape)
     return out

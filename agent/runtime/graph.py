@@ -94,13 +94,18 @@ def validate(spec: LaunchSpec, *, source: str) -> None:
     for node in spec.nodes:
         for topic in node.publishes:
             if topic in producers:
-                raise ConfigError(f"{source}: topic '{topic}' is published by both '{producers[topic]}' and '{node.name}'")
+                raise ConfigError(
+                    f"{source}: topic '{topic}' is published by both '{producers[topic]}' and '{node.name}'"
+                )
             producers[topic] = node.name
     for node in spec.nodes:
         for topic in node.subscribes:
             if topic not in producers:
                 known = ", ".join(sorted(producers)) or "none"
-                raise ConfigError(f"{source}: node '{node.name}' subscribes to '{topic}', which no node publishes (published: {known})")
+                raise ConfigError(
+                    f"{source}: node '{node.name}' subscribes to '{topic}', which no node publishes "
+                    f"(published: {known})"
+                )
         for dep in node.after:
             if dep not in names:
                 raise ConfigError(f"{source}: node '{node.name}' has after: '{dep}', which is not a node")

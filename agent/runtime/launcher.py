@@ -89,7 +89,11 @@ class Launcher:
         env = dict(os.environ, AMIBOT_LAUNCHER_PID=str(os.getpid()), PYTHONUNBUFFERED="1", AMIBOT_LAUNCHED="1")
         cmd = [sys.executable, "-m", proc.spec.module, "--config", str(proc.config_path)]
         proc.popen = subprocess.Popen(  # own session: a terminal Ctrl-C reaches only the launcher
-            cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=env,
+            cmd,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            env=env,
             start_new_session=True,
         )
         proc.state, proc.ready, proc.returncode = "starting", False, None

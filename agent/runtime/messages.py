@@ -140,6 +140,5 @@ class Surprise(Message):
 
 
 MESSAGE_TYPES: dict[str, type[Message]] = {
-    cls.TYPE: cls
-    for cls in (Observation, Command, Latent, Heartbeat, SafetyEvent, TaskRequest, TaskStatus, Surprise)
+    cls.TYPE: cls for cls in (Observation, Command, Latent, Heartbeat, SafetyEvent, TaskRequest, TaskStatus, Surprise)
 }

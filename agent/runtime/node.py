@@ -199,8 +199,9 @@ class Node:
         except Exception:
             self.counters["handler_error"] += 1
             if self.counters["handler_error"] <= 3 or self.counters["handler_error"] % 100 == 0:
-                self.log.exception("handler for %s failed (#%d); node keeps running", topic,
-                                   self.counters["handler_error"])
+                self.log.exception(
+                    "handler for %s failed (#%d); node keeps running", topic, self.counters["handler_error"]
+                )
 
     def spin_once(self, timeout: float) -> None:
         """Wait up to timeout for input, then handle inputs, RPCs and due timers."""

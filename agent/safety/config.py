@@ -20,9 +20,7 @@ class ArmLimits:
     def check(self) -> None:
         n = len(self.lower)
         if n == 0 or any(len(v) != n for v in (self.upper, self.max_vel, self.max_acc)):
-            raise ValueError(
-                "arm.lower, arm.upper, arm.max_vel and arm.max_acc need one value per joint"
-            )
+            raise ValueError("arm.lower, arm.upper, arm.max_vel and arm.max_acc need one value per joint")
         if any(lo + 2 * self.margin >= hi for lo, hi in zip(self.lower, self.upper, strict=True)):
             raise ValueError("arm.lower + 2 * arm.margin must be below arm.upper for every joint")
         if min(self.max_vel + self.max_acc) <= 0 or self.margin < 0:
@@ -57,9 +55,7 @@ class SeparationConfig:
         if not 0 <= self.protective_distance < self.slow_distance:
             raise ValueError("separation: need 0 <= protective_distance < slow_distance")
         if not 0 <= self.person_protective_distance < self.person_slow_distance:
-            raise ValueError(
-                "separation: need 0 <= person_protective_distance < person_slow_distance"
-            )
+            raise ValueError("separation: need 0 <= person_protective_distance < person_slow_distance")
 
 
 @dataclass
@@ -76,9 +72,7 @@ class Zone:
             or len(self.upper) != 3
             or any(a >= b for a, b in zip(self.lower, self.upper, strict=True))
         ):
-            raise ValueError(
-                f"zone '{self.name}': lower/upper need 3 values each with lower < upper"
-            )
+            raise ValueError(f"zone '{self.name}': lower/upper need 3 values each with lower < upper")
 
 
 @dataclass
@@ -88,9 +82,7 @@ class WorkspaceConfig:
     lower: list[float] = field(default_factory=lambda: [-0.5, -0.5, 0.0])
     upper: list[float] = field(default_factory=lambda: [0.7, 0.5, 1.2])
     keepout: list[Zone] = field(default_factory=list)
-    keepout_kinds: list[str] = field(
-        default_factory=list
-    )  # scene boxes of these kinds become zones
+    keepout_kinds: list[str] = field(default_factory=list)  # scene boxes of these kinds become zones
     keepout_margin: float = 0.05  # scene-derived zones are inflated by this [m]
 
     def check(self) -> None:
@@ -160,9 +152,7 @@ class SafetyConfig(NodeConfig):
         super().check()
         for key in ("proposed_topic", "obs_topic"):
             if getattr(self, key) not in self.inputs:
-                raise ValueError(
-                    f"key '{key}' = {getattr(self, key)!r} is not in 'inputs' {sorted(self.inputs)}"
-                )
+                raise ValueError(f"key '{key}' = {getattr(self, key)!r} is not in 'inputs' {sorted(self.inputs)}")
         if self.control_hz <= 0 or self.command_ttl_s <= 0:
             raise ValueError("key 'control_hz' and 'command_ttl_s' must be > 0")
         if not 0 <= self.gripper_lower < self.gripper_upper <= 1:

@@ -77,9 +77,7 @@ def limit_arm(
     pos = clip(target, lo, hi)
     if np.any(np.abs(pos - target) > EPS):
         j = int(np.argmax(np.abs(pos - target)))
-        events.append(
-            Intervention("arm.position", "clamp", "joint_limit", f"joint {j}: {target[j]:.3f} rad")
-        )
+        events.append(Intervention("arm.position", "clamp", "joint_limit", f"joint {j}: {target[j]:.3f} rad"))
     v_lo = np.maximum(-vmax, v_prev - amax * dt)
     v_hi = np.minimum(vmax, v_prev + amax * dt)
     v_want = (pos - q_prev) / dt
@@ -87,39 +85,27 @@ def limit_arm(
     if np.any(np.abs(v - v_want) > EPS):
         j = int(np.argmax(np.abs(v - v_want)))
         reason = "joint_velocity" if abs(v_want[j]) > vmax[j] else "joint_acceleration"
-        events.append(
-            Intervention("arm.rate", "clamp", reason, f"joint {j}: {v_want[j]:.3f} rad/s wanted")
-        )
+        events.append(Intervention("arm.rate", "clamp", reason, f"joint {j}: {v_want[j]:.3f} rad/s wanted"))
     q = q_prev + v * dt
     stop_dist = braking_distance(v, amax, dt)
     beyond = ((v > EPS) & (q + stop_dist > hi + EPS)) | ((v < -EPS) & (q - stop_dist < lo - EPS))
     if np.any(beyond):
         j = int(np.argmax(beyond))
-        events.append(
-            Intervention(
-                "arm.brake", "clamp", "joint_cannot_stop", f"joint {j} would overrun; braking"
-            )
-        )
+        events.append(Intervention("arm.brake", "clamp", "joint_cannot_stop", f"joint {j} would overrun; braking"))
         q = brake_arm(q_prev, v_prev, lim, dt)
     return q, events
 
 
-def limit_base(
-    v: np.ndarray, v_prev: np.ndarray, lim: BaseLimits, dt: float
-) -> tuple[np.ndarray, list[Intervention]]:
+def limit_base(v: np.ndarray, v_prev: np.ndarray, lim: BaseLimits, dt: float) -> tuple[np.ndarray, list[Intervention]]:
     """Base velocity within speed, yaw-rate and acceleration limits relative to the previous output."""
     vmax, amax = np.asarray(lim.max_vel), np.asarray(lim.max_acc)
     events: list[Intervention] = []
     if not finite(v):
-        events.append(
-            Intervention("base", "clamp", "base_nonfinite", "non-finite velocity; braking")
-        )
+        events.append(Intervention("base", "clamp", "base_nonfinite", "non-finite velocity; braking"))
         v = np.zeros(3)
     out = clip(v, -vmax, vmax)
     if np.any(np.abs(out[:2] - v[:2]) > EPS):
-        events.append(
-            Intervention("base.speed", "clamp", "base_speed", f"{np.round(v[:2], 3).tolist()} m/s")
-        )
+        events.append(Intervention("base.speed", "clamp", "base_speed", f"{np.round(v[:2], 3).tolist()} m/s"))
     if abs(out[2] - v[2]) > EPS:
         events.append(Intervention("base.yaw_rate", "clamp", "yaw_rate", f"{v[2]:.3f} rad/s"))
     lo, hi = v_prev - amax * dt, v_prev + amax * dt
@@ -167,16 +153,11 @@ def limit_separation(
     """
     for dist, _ in people:
         if not np.isfinite(dist) or dist <= sep.person_protective_distance:
-            return np.zeros(3), [
-                Intervention("separation.person", "stop", "person_protective", f"{dist:.2f} m")
-            ]
+            return np.zeros(3), [Intervention("separation.person", "stop", "person_protective", f"{dist:.2f} m")]
     out = np.array(v, dtype=float)
     vmax = float(np.hypot(lim.max_vel[0], lim.max_vel[1]))
     checks = [(clearance, direction, sep.slow_distance, sep.protective_distance, "obstacle")]
-    checks += [
-        (d, u, sep.person_slow_distance, sep.person_protective_distance, "person")
-        for d, u in people
-    ]
+    checks += [(d, u, sep.person_slow_distance, sep.person_protective_distance, "person") for d, u in people]
     events: list[Intervention] = []
     for dist, unit, slow, protective, what in checks:
         unit = np.asarray(unit, dtype=float)[:2]

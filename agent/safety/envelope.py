@@ -46,9 +46,7 @@ class EnvelopeRules:
         self.zone_hi = np.array([z.upper for z in zones], dtype=float).reshape(-1, 3)
         self._last: tuple[bytes, list[Intervention]] | None = None
 
-    def _measure(
-        self, pose: np.ndarray, arm: np.ndarray, gripper: float
-    ) -> dict[str, tuple[float, str]]:
+    def _measure(self, pose: np.ndarray, arm: np.ndarray, gripper: float) -> dict[str, tuple[float, str]]:
         """Violation size per rule (0 = fine) with a detail, for one configuration."""
         g, col = self.geom, self.cfg.collision
         g.set(pose, arm, gripper)

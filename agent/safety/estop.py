@@ -61,9 +61,7 @@ class EstopLatch:
         state = EstopState(tripped, reason, time.time())
         self.path.parent.mkdir(parents=True, exist_ok=True)
         tmp = self.path.with_suffix(f".{os.getpid()}.tmp")
-        tmp.write_text(
-            json.dumps({"tripped": tripped, "reason": reason, "changed_wall": state.changed_wall})
-        )
+        tmp.write_text(json.dumps({"tripped": tripped, "reason": reason, "changed_wall": state.changed_wall}))
         os.replace(tmp, self.path)
         self.state = state
         return state

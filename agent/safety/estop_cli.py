@@ -15,15 +15,11 @@ DEFAULT_FILE = "~/.amibot/estop.json"
 def main(argv: list[str]) -> int:
     """Exit 0 when the wanted state is on disk (and at the node, if an endpoint was given), else 1."""
     ap = argparse.ArgumentParser(prog="amibot estop", description=__doc__)
-    ap.add_argument(
-        "--file", default=DEFAULT_FILE, help="the e-stop latch file (the safety node's estop_file)"
-    )
+    ap.add_argument("--file", default=DEFAULT_FILE, help="the e-stop latch file (the safety node's estop_file)")
     ap.add_argument("--rpc", default="", help="the safety node's rpc endpoint, to act at once")
     ap.add_argument("--reason", default="", help="why (required for --reset)")
     group = ap.add_mutually_exclusive_group()
-    group.add_argument(
-        "--reset", action="store_true", help="clear the latch; motion still needs a new command"
-    )
+    group.add_argument("--reset", action="store_true", help="clear the latch; motion still needs a new command")
     group.add_argument("--status", action="store_true", help="show the state only")
     args = ap.parse_args(argv)
     if args.reset and not args.reason.strip():
@@ -39,9 +35,7 @@ def main(argv: list[str]) -> int:
     client = RpcClient(args.rpc)
     try:
         method = "estop_status" if args.status else ("estop_reset" if args.reset else "estop")
-        reply = client.call(
-            method, {"reason": args.reason or "amibot estop"}, timeout=0.5, retries=2
-        )
+        reply = client.call(method, {"reason": args.reason or "amibot estop"}, timeout=0.5, retries=2)
         print(json.dumps({"node": reply}))
     except (RpcError, RpcTimeout) as exc:
         print(

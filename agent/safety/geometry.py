@@ -95,9 +95,7 @@ class RobotGeometry:
         return np.asarray(pos)
 
     def _pair_distance(self, a: int, b: int, cutoff: float) -> float:
-        pts = p.getClosestPoints(
-            self.body, self.body, cutoff, linkIndexA=a, linkIndexB=b, physicsClientId=self.client
-        )
+        pts = p.getClosestPoints(self.body, self.body, cutoff, linkIndexA=a, linkIndexB=b, physicsClientId=self.client)
         return min((pt[8] for pt in pts), default=float("inf"))
 
     def _link_bounds(self) -> tuple[np.ndarray, np.ndarray]:
@@ -138,9 +136,7 @@ class RobotGeometry:
         best, which = float("inf"), ""
         for li, bi in zip(*np.nonzero(near), strict=True):
             link = self.links[li]
-            pts = p.getClosestPoints(
-                self.body, self.box_ids[bi], cutoff, linkIndexA=link, physicsClientId=self.client
-            )
+            pts = p.getClosestPoints(self.body, self.box_ids[bi], cutoff, linkIndexA=link, physicsClientId=self.client)
             for pt in pts:
                 if pt[8] < best:
                     best, which = pt[8], f"link {link} to box {bi}"

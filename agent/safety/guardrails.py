@@ -16,9 +16,7 @@ def _soft_excess(x: torch.Tensor, band: float) -> torch.Tensor:
     return (torch.relu(x + band) / band) ** 2
 
 
-def joint_limit_cost(
-    q: torch.Tensor, lower: torch.Tensor, upper: torch.Tensor, band: float = 0.2
-) -> torch.Tensor:
+def joint_limit_cost(q: torch.Tensor, lower: torch.Tensor, upper: torch.Tensor, band: float = 0.2) -> torch.Tensor:
     """q [..., n_arm] joint positions -> [...] cost of coming within `band` rad of a limit."""
     return (_soft_excess(q - upper, band) + _soft_excess(lower - q, band)).sum(-1)
 
@@ -37,9 +35,7 @@ def box_distance(p: torch.Tensor, lower: torch.Tensor, upper: torch.Tensor) -> t
     return torch.sqrt((outside**2).sum(-1) + 1e-12) - inside
 
 
-def obstacle_cost(
-    p: torch.Tensor, lower: torch.Tensor, upper: torch.Tensor, margin: float
-) -> torch.Tensor:
+def obstacle_cost(p: torch.Tensor, lower: torch.Tensor, upper: torch.Tensor, margin: float) -> torch.Tensor:
     """Points p [..., d] (tool centre in 3-D, base in 2-D) -> [...] cost of being within margin of boxes."""
     if lower.numel() == 0:
         return p.new_zeros(p.shape[:-1])

@@ -70,9 +70,7 @@ class Monitor:
         if self.obs is None:
             return Decision(None, events, stopped=True)
         self.base = rules.brake_base(self.base, self.cfg.base, self.cfg.dt)
-        self.q = np.clip(
-            np.asarray(self.obs.arm, dtype=float), self.cfg.arm.lower, self.cfg.arm.upper
-        )
+        self.q = np.clip(np.asarray(self.obs.arm, dtype=float), self.cfg.arm.lower, self.cfg.arm.upper)
         self.v = np.zeros(self.n_arm)
         grip = self.gripper if self.gripper is not None else float(self.obs.gripper)
         self.gripper = min(max(grip, self.cfg.gripper_lower), self.cfg.gripper_upper)
@@ -91,31 +89,19 @@ class Monitor:
         if self.cfg.accept_sources and cmd.source not in self.cfg.accept_sources:
             return Intervention("input", "stop", "bad_source", repr(cmd.source))
         if cmd.arm.shape != (self.n_arm,):
-            return Intervention(
-                "input", "stop", "bad_shape", f"{cmd.arm.shape[0]} arm targets, need {self.n_arm}"
-            )
+            return Intervention("input", "stop", "bad_shape", f"{cmd.arm.shape[0]} arm targets, need {self.n_arm}")
         if not (rules.finite(cmd.stamp_mono) and rules.finite(cmd.valid_until)):
             return Intervention("input", "stop", "bad_stamp", "non-finite stamp")
         if cmd.valid_until < now:
-            return Intervention(
-                "input", "stop", "expired", f"{now - cmd.valid_until:.3f} s past valid_until"
-            )
+            return Intervention("input", "stop", "expired", f"{now - cmd.valid_until:.3f} s past valid_until")
         if now - cmd.stamp_mono > wd.cmd_max_age_s:
-            return Intervention(
-                "input", "stop", "stale_command", f"{now - cmd.stamp_mono:.3f} s old"
-            )
+            return Intervention("input", "stop", "stale_command", f"{now - cmd.stamp_mono:.3f} s old")
         if cmd.stamp_mono > now + CLOCK_SKEW_S:
-            return Intervention(
-                "input", "stop", "future_stamp", f"{cmd.stamp_mono - now:.3f} s ahead"
-            )
+            return Intervention("input", "stop", "future_stamp", f"{cmd.stamp_mono - now:.3f} s ahead")
         if cmd.seq <= self.last_seq.get(cmd.source, -1):
-            return Intervention(
-                "input", "stop", "out_of_order", f"seq {cmd.seq} after {self.last_seq[cmd.source]}"
-            )
+            return Intervention("input", "stop", "out_of_order", f"seq {cmd.seq} after {self.last_seq[cmd.source]}")
         if cmd.stamp_mono <= self.motion_ok_after:
-            return Intervention(
-                "input", "stop", "before_reset", "issued before the last stop cleared"
-            )
+            return Intervention("input", "stop", "before_reset", "issued before the last stop cleared")
         if self.obs is None or self.q is None:
             return Intervention("input", "stop", "no_state", "no robot state yet")
         return None
@@ -144,9 +130,7 @@ class Monitor:
         if any(e.action != "clamp" for e in events):
             return self.stop(now, events)
         if self.envelope is not None:
-            stops = self.envelope(
-                pose, np.asarray(self.obs.arm, dtype=float), next_pose(pose, base, dt), q, grip
-            )
+            stops = self.envelope(pose, np.asarray(self.obs.arm, dtype=float), next_pose(pose, base, dt), q, grip)
             if stops:
                 return self.stop(now, events + stops)
         if not (rules.finite(base) and rules.finite(q) and rules.finite(grip)):

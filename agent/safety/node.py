@@ -186,9 +186,7 @@ class SafetyNode(Node):
         if self.follower is not None and not self.follower.known:
             found.append(Intervention("scene", "stop", "scene_unknown", f"episode {self.follower.seen_episode}"))
         if any(f.reason != "no_command" for f in found):
-            self.monitor.hold(
-                now
-            )  # motion resumes only on commands issued after every fault cleared
+            self.monitor.hold(now)  # motion resumes only on commands issued after every fault cleared
         return found
 
     def _on_proposed(self, msg: Message) -> None:
@@ -224,9 +222,7 @@ class SafetyNode(Node):
         except Exception as exc:
             self.counters["internal_error"] += 1
             self.log.exception("safety check failed; stopping")
-            event = Intervention(
-                "internal", "stop", "internal_error", f"{type(exc).__name__}: {exc}"
-            )
+            event = Intervention("internal", "stop", "internal_error", f"{type(exc).__name__}: {exc}")
             try:
                 return self.monitor.stop(now, [event])
             except Exception:

@@ -25,22 +25,15 @@ def summarize(lines: list[str]) -> tuple[Counter[tuple[str, str, str]], int]:
 def main(argv: list[str]) -> int:
     ap = argparse.ArgumentParser(prog="amibot safety", description=__doc__)
     ap.add_argument("what", choices=["events"])
-    ap.add_argument(
-        "--log", type=Path, default=Path("runs/safety_events.jsonl"), help="the node's event_log"
-    )
+    ap.add_argument("--log", type=Path, default=Path("runs/safety_events.jsonl"), help="the node's event_log")
     ap.add_argument("--json", action="store_true", help="machine-readable output")
     args = ap.parse_args(argv)
     if not args.log.is_file():
-        print(
-            f"error: no event log at {args.log} (the safety node's event_log key)", file=sys.stderr
-        )
+        print(f"error: no event log at {args.log} (the safety node's event_log key)", file=sys.stderr)
         return 2
     counts, bad = summarize(args.log.read_text().splitlines())
     if args.json:
-        rows = [
-            {"action": a, "reason": r, "rule": u, "count": n}
-            for (a, r, u), n in counts.most_common()
-        ]
+        rows = [{"action": a, "reason": r, "rule": u, "count": n} for (a, r, u), n in counts.most_common()]
         print(json.dumps({"events": rows, "unreadable_lines": bad}))
         return 0
     print(f"{sum(counts.values())} interventions in {args.log}")

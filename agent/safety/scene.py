@@ -45,14 +45,8 @@ def load_boxes(cfg: CollisionConfig) -> list[StaticBox]:
         path = Path(cfg.map_file).expanduser()
         boxes += from_dict(StaticMap, read_yaml(path), source=str(path)).boxes
     for b in boxes:
-        if (
-            len(b.lower) != 3
-            or len(b.upper) != 3
-            or any(lo >= hi for lo, hi in zip(b.lower, b.upper, strict=True))
-        ):
-            raise ConfigError(
-                f"static box '{b.name}': lower/upper need 3 values with lower < upper"
-            )
+        if len(b.lower) != 3 or len(b.upper) != 3 or any(lo >= hi for lo, hi in zip(b.lower, b.upper, strict=True)):
+            raise ConfigError(f"static box '{b.name}': lower/upper need 3 values with lower < upper")
     return boxes
 
 
@@ -60,9 +54,7 @@ def keepout_zones(ws: WorkspaceConfig, boxes: list[StaticBox]) -> list[Zone]:
     """Configured zones plus scene boxes of the keep-out kinds, inflated by the margin."""
     m = ws.keepout_margin
     derived = [
-        Zone(b.name, [v - m for v in b.lower], [v + m for v in b.upper])
-        for b in boxes
-        if b.kind in ws.keepout_kinds
+        Zone(b.name, [v - m for v in b.lower], [v + m for v in b.upper]) for b in boxes if b.kind in ws.keepout_kinds
     ]
     return list(ws.keepout) + derived
 
@@ -76,9 +68,7 @@ def footprints(boxes: list[StaticBox]) -> tuple[np.ndarray, np.ndarray]:
     return lo, hi
 
 
-def clearance(
-    pose: np.ndarray, lo: np.ndarray, hi: np.ndarray, radius: float
-) -> tuple[float, np.ndarray]:
+def clearance(pose: np.ndarray, lo: np.ndarray, hi: np.ndarray, radius: float) -> tuple[float, np.ndarray]:
     """Distance from a round base's edge to the nearest box footprint, and the unit direction
     towards it in the robot frame (zeros when inside a box or no box exists)."""
     if len(lo) == 0:

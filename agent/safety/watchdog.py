@@ -34,19 +34,13 @@ def faults(
     if last_obs is None or now - last_obs > cfg.obs_timeout_s:
         out.append(Intervention("watchdog.obs", "stop", "stale_state", "no fresh robot state"))
     if last_command is None or now - last_command > cfg.cmd_timeout_s:
-        out.append(
-            Intervention("watchdog.command", "stop", "no_command", "no fresh proposed command")
-        )
+        out.append(Intervention("watchdog.command", "stop", "no_command", "no fresh proposed command"))
     for name in cfg.require_peers:
         seen = peers.get(name)
         if seen is None or now - seen.received > cfg.peer_timeout_s:
             out.append(Intervention("watchdog.heartbeat", "stop", "heartbeat_missing", name))
         elif not seen.ready or seen.health not in ("ok", "degraded"):
-            out.append(
-                Intervention(
-                    "watchdog.heartbeat", "stop", "peer_unhealthy", f"{name}: {seen.health}"
-                )
-            )
+            out.append(Intervention("watchdog.heartbeat", "stop", "peer_unhealthy", f"{name}: {seen.health}"))
     if now < surprise_until:
         out.append(Intervention("watchdog.surprise", "stop", "surprise", "world model surprised"))
     return out

@@ -17,9 +17,7 @@ LAUNCH = Path(__file__).resolve().parents[2] / "launch" / "teleop_record.yaml"
 def build_parser() -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser(prog="amibot teleop", description=__doc__)
     ap.add_argument("--backend", choices=["sim", "robot"], default="sim")
-    ap.add_argument(
-        "--device", choices=["keyboard", "gamepad", "leader", "script", "file"], default="keyboard"
-    )
+    ap.add_argument("--device", choices=["keyboard", "gamepad", "leader", "script", "file"], default="keyboard")
     ap.add_argument("--record", type=Path, help="dataset root to record into (appends)")
     ap.add_argument("--task", default="", help="instruction stored with recorded episodes")
     ap.add_argument("--sim-task", default="fetch", choices=["navigate", "pick", "place", "fetch"])
@@ -62,9 +60,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     a = build_parser().parse_args(argv)
     if a.backend == "robot":
-        print(
-            "error: the hardware backend is not available yet; use --backend sim", file=sys.stderr
-        )
+        print("error: the hardware backend is not available yet; use --backend sim", file=sys.stderr)
         return 2
     if a.device == "gamepad":
         print("error: the gamepad source is not implemented yet", file=sys.stderr)

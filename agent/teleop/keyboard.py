@@ -74,9 +74,7 @@ class KeyboardSource:
         self.vel[now - self.pressed_at > self.hold_s] = 0.0
         if obs is None:
             return None, events
-        return Motion(
-            self.vel.copy(), None if self.arm is None else self.arm.copy(), self.gripper
-        ), events
+        return Motion(self.vel.copy(), None if self.arm is None else self.arm.copy(), self.gripper), events
 
     def reset_arm(self) -> None:
         """Forget the arm/gripper targets (new episode): re-read them from the next observation."""

@@ -15,8 +15,12 @@ from tests.integration.procs import REPO, LaunchRun, kill_all, wait_gone
 
 def test_secure_graph_runs_and_rejects_unknown_keys(tmp_path: Path) -> None:
     keys = tmp_path / "keys"
-    made = subprocess.run([sys.executable, "-m", "agent.cli", "keys", "talker", "listener", "launcher",
-                           "--dir", str(keys)], cwd=REPO, capture_output=True, text=True)
+    made = subprocess.run(
+        [sys.executable, "-m", "agent.cli", "keys", "talker", "listener", "launcher", "--dir", str(keys)],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+    )
     assert made.returncode == 0, made.stderr
     assert (keys / "authorized" / "talker.key").exists() and (keys / "talker.key_secret").stat().st_mode & 0o077 == 0
     graph = tmp_path / "g.yaml"
@@ -39,8 +43,13 @@ nodes:
         assert (tmp_path / "got.jsonl").exists(), "authenticated listener received nothing:\n" + run.text
 
         make_keys(tmp_path / "outsider", "mallory")  # a valid key pair nobody authorized
-        outsider = Subscriber(["tcp://127.0.0.1:47711"], ["cmd"], curve={
-            "tcp://127.0.0.1:47711": CurveClient(tmp_path / "outsider" / "mallory.key_secret", keys / "talker.key")})
+        outsider = Subscriber(
+            ["tcp://127.0.0.1:47711"],
+            ["cmd"],
+            curve={
+                "tcp://127.0.0.1:47711": CurveClient(tmp_path / "outsider" / "mallory.key_secret", keys / "talker.key")
+            },
+        )
         plain = Subscriber(["tcp://127.0.0.1:47711"], ["cmd"])
         time.sleep(1.0)
         assert not outsider.drain() and not plain.drain()

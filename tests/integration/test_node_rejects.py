@@ -51,10 +51,18 @@ def test_node_survives_and_counts_malformed_input(tmp_path: Path) -> None:
     feed = f"ipc://{tmp_path}/feed.sock"
     record = tmp_path / "got.jsonl"
     config = tmp_path / "listener.yaml"
-    config.write_text(json.dumps({
-        "name": "listener", "publish": f"ipc://{tmp_path}/l.pub", "rpc": f"ipc://{tmp_path}/l.rpc",
-        "inputs": {"cmd": feed}, "record": str(record), "max_msg_bytes": 200_000,
-    }))
+    config.write_text(
+        json.dumps(
+            {
+                "name": "listener",
+                "publish": f"ipc://{tmp_path}/l.pub",
+                "rpc": f"ipc://{tmp_path}/l.rpc",
+                "inputs": {"cmd": feed},
+                "record": str(record),
+                "max_msg_bytes": 200_000,
+            }
+        )
+    )
     raw = context().socket(zmq.PUB)
     raw.linger = 0
     raw.bind(feed)

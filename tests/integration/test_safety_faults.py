@@ -81,24 +81,18 @@ def run(tmp_path: Path) -> Iterator[LaunchRun]:
 
 
 def rows(tmp: Path) -> list[dict]:
-    return [
-        json.loads(line) for line in (tmp / "sim.jsonl").read_text().splitlines() if line.strip()
-    ]
+    return [json.loads(line) for line in (tmp / "sim.jsonl").read_text().splitlines() if line.strip()]
 
 
 def moving(row: dict) -> bool:
-    return bool(
-        np.max(np.abs(row["base_vel"])) > BASE_TOL or np.max(np.abs(row["arm_vel"])) > ARM_TOL
-    )
+    return bool(np.max(np.abs(row["base_vel"])) > BASE_TOL or np.max(np.abs(row["arm_vel"])) > ARM_TOL)
 
 
 def start_moving(run: LaunchRun, tmp: Path) -> None:
     run.wait_for("graph 'safety_faults' up", timeout=60)
     deadline = time.monotonic() + 10
     while time.monotonic() < deadline:
-        if (tmp / "sim.jsonl").exists() and sum(
-            r["commanded"] and moving(r) for r in rows(tmp)[-20:]
-        ) >= 10:
+        if (tmp / "sim.jsonl").exists() and sum(r["commanded"] and moving(r) for r in rows(tmp)[-20:]) >= 10:
             return
         time.sleep(0.1)
     raise AssertionError(f"robot never moved under the source's commands\n{run.text[-3000:]}")
@@ -109,9 +103,7 @@ def assert_stops(tmp: Path, t_fault: float, settle_s: float = 0.8) -> None:
     after = [r for r in rows(tmp) if r["t"] > t_fault]
     assert after and after[-1]["t"] > t_fault + 3 * STOP_WITHIN_S, "the sim stopped logging"
     late = [r for r in after if r["t"] >= t_fault + STOP_WITHIN_S and moving(r)]
-    assert not late, (
-        f"still moving {late[0]['t'] - t_fault:.3f} s of sim time after the fault: {late[0]}"
-    )
+    assert not late, f"still moving {late[0]['t'] - t_fault:.3f} s of sim time after the fault: {late[0]}"
 
 
 def fault_time(tmp: Path) -> float:
@@ -129,9 +121,7 @@ def fault_time(tmp: Path) -> float:
         ("safety", signal.SIGSTOP),
     ],
 )
-def test_process_fault_stops_the_robot(
-    run: LaunchRun, tmp_path: Path, target: str, sig: signal.Signals
-) -> None:
+def test_process_fault_stops_the_robot(run: LaunchRun, tmp_path: Path, target: str, sig: signal.Signals) -> None:
     start_moving(run, tmp_path)
     t0 = fault_time(tmp_path)
     os.kill(run.pids()[target], sig)
@@ -139,9 +129,7 @@ def test_process_fault_stops_the_robot(
 
 
 @pytest.mark.parametrize("mode", [{"delay_s": 0.15}, {"drop": True}])
-def test_delayed_or_dropped_commands_stop_the_robot(
-    run: LaunchRun, tmp_path: Path, mode: dict
-) -> None:
+def test_delayed_or_dropped_commands_stop_the_robot(run: LaunchRun, tmp_path: Path, mode: dict) -> None:
     start_moving(run, tmp_path)
     client = RpcClient(f"ipc://{tmp_path}/run/source.rpc")
     try:
@@ -154,9 +142,7 @@ def test_delayed_or_dropped_commands_stop_the_robot(
     assert ("stale_command" if "delay_s" in mode else "no_command") in events
 
 
-def test_estop_cli_stops_and_only_commands_after_the_reset_move(
-    run: LaunchRun, tmp_path: Path
-) -> None:
+def test_estop_cli_stops_and_only_commands_after_the_reset_move(run: LaunchRun, tmp_path: Path) -> None:
     from agent.safety import estop_cli
 
     start_moving(run, tmp_path)

@@ -124,9 +124,7 @@ def test_fuzzed_frames_are_counted_and_never_move_the_robot(tmp_path: Path) -> N
         sent = 0
         for i in range(N_PER_TOPIC):
             for topic, base in valid.items():
-                pubs[topic].send_multipart(
-                    mutants(topic, base, rng) if i % 10 else [rng.randbytes(8) + b"x"]
-                )
+                pubs[topic].send_multipart(mutants(topic, base, rng) if i % 10 else [rng.randbytes(8) + b"x"])
                 sent += 1 if i % 10 else 0
             if i % 200 == 0:
                 time.sleep(0.01)
@@ -134,16 +132,12 @@ def test_fuzzed_frames_are_counted_and_never_move_the_robot(tmp_path: Path) -> N
         raw.linger = 0
         raw.connect(rpc_ep)
         for _ in range(1000):
-            raw.send_multipart(
-                rng.choice([[b"", rng.randbytes(rng.randrange(1, 40))], [rng.randbytes(5)]])
-            )
+            raw.send_multipart(rng.choice([[b"", rng.randbytes(rng.randrange(1, 40))], [rng.randbytes(5)]]))
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
             stats = client.call("stats", timeout=2.0)
             counted = sum(v for k, v in stats["rejected"].items() if not k.startswith("rpc."))
-            counted += sum(
-                stats["counters"].get(k, 0) for k in ("in.obs", "proposed", "in.surprise")
-            )
+            counted += sum(stats["counters"].get(k, 0) for k in ("in.obs", "proposed", "in.surprise"))
             counted -= sum(before["rejected"].values()) + sum(
                 before["counters"].get(k, 0) for k in ("in.obs", "proposed", "in.surprise")
             )

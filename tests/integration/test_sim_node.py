@@ -27,9 +27,18 @@ class SimProc:
     def __init__(self, tmp: Path, **params: object) -> None:
         self.feed = f"ipc://{tmp}/feed.sock"
         self.log = tmp / "steps.jsonl"
-        cfg = {"name": "sim", "publish": f"ipc://{tmp}/sim.pub", "rpc": f"ipc://{tmp}/sim.rpc",
-               "inputs": {"cmd.safe": self.feed}, "task": "navigate", "seed": 1, "mode": "lockstep",
-               "lockstep_wait_s": 0.02, "log_path": str(self.log), **params}
+        cfg = {
+            "name": "sim",
+            "publish": f"ipc://{tmp}/sim.pub",
+            "rpc": f"ipc://{tmp}/sim.rpc",
+            "inputs": {"cmd.safe": self.feed},
+            "task": "navigate",
+            "seed": 1,
+            "mode": "lockstep",
+            "lockstep_wait_s": 0.02,
+            "log_path": str(self.log),
+            **params,
+        }
         (tmp / "sim.yaml").write_text(json.dumps(cfg))
         self.pub = context().socket(zmq.PUB)
         self.pub.linger = 0
@@ -69,8 +78,14 @@ def sim(tmp_path: Path) -> Iterator[SimProc]:
 
 
 def drive(vx: float = 0.3, seq: int = 0, **kw: object) -> Command:
-    args = dict(base_vel=np.array([vx, 0.0, 0.0]), arm=np.zeros(N_ARM), gripper=1.0,
-                valid_until=time.monotonic() + 1.0, source="test", seq=seq)
+    args = dict(
+        base_vel=np.array([vx, 0.0, 0.0]),
+        arm=np.zeros(N_ARM),
+        gripper=1.0,
+        valid_until=time.monotonic() + 1.0,
+        source="test",
+        seq=seq,
+    )
     args.update(kw)
     return Command(**args)  # type: ignore[arg-type]
 

@@ -35,9 +35,7 @@ def test_round_trip_values_frames_timestamps(root: Path) -> None:
         np.testing.assert_array_equal(got["action"], action)
         np.testing.assert_array_equal(got["timestamp"], (np.arange(n) / 10).astype(np.float32))
         np.testing.assert_array_equal(got["frame_index"], np.arange(n))
-        np.testing.assert_array_equal(
-            got["observation.capture_time"], 100.0 * ep + np.arange(n) / 10
-        )
+        np.testing.assert_array_equal(got["observation.capture_time"], 100.0 * ep + np.arange(n) / 10)
         assert got["meta"]["seed"] == ep and got["meta"]["tasks"] == [f"task {ep % 2}"]
         for cam, key in enumerate(ds.video_keys):
             frames = ds.frames(key, ep)
@@ -99,9 +97,7 @@ def test_clips(root: Path) -> None:
 
 
 def test_small_file_limits_roll_over(tmp_path: Path) -> None:
-    with DatasetWriter(
-        tmp_path / "ds", SPEC, video_files_size_in_mb=0, data_files_size_in_mb=0
-    ) as w:
+    with DatasetWriter(tmp_path / "ds", SPEC, video_files_size_in_mb=0, data_files_size_in_mb=0) as w:
         for ep in range(3):
             write_episode(w, ep, 4)
     ds = Dataset(tmp_path / "ds")

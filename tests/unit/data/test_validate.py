@@ -30,17 +30,13 @@ def test_clean_dataset_validates(root: Path) -> None:
 def test_truncated_parquet(root: Path) -> None:
     path = root / L.data_file(0, 0)
     path.write_bytes(path.read_bytes()[: path.stat().st_size // 2])
-    with pytest.raises(
-        DatasetError, match=r"data/chunk-000/file-000.parquet: truncated or corrupt"
-    ):
+    with pytest.raises(DatasetError, match=r"data/chunk-000/file-000.parquet: truncated or corrupt"):
         validate(root)
 
 
 def test_missing_video(root: Path) -> None:
     (root / L.video_file("observation.images.wrist", 0, 0)).unlink()
-    with pytest.raises(
-        DatasetError, match=r"missing video videos/observation.images.wrist/chunk-000"
-    ):
+    with pytest.raises(DatasetError, match=r"missing video videos/observation.images.wrist/chunk-000"):
         validate(root)
 
 

@@ -22,8 +22,9 @@ def test_two_process_ddp_matches_single_process(tmp_path: Path) -> None:
     cmd += ["--master_addr", "127.0.0.1", "--master_port", str(_free_port())]
     cmd += [str(Path(__file__).with_name("ddp_worker.py")), str(tmp_path)]
     env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(ROOT)}
-    proc = subprocess.Popen(cmd, env=env, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            start_new_session=True)
+    proc = subprocess.Popen(
+        cmd, env=env, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True
+    )
     try:
         _, stderr = proc.communicate(timeout=120)
     finally:  # never leave torchrun or its workers behind (workers also die with their parent)

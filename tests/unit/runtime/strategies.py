@@ -38,8 +38,11 @@ def _scalar(spec: ScalarSpec) -> st.SearchStrategy:
         return st.floats(lo, hi, allow_nan=False, allow_infinity=False)
     if spec.kind is str:
         return _text
-    return st.dictionaries(_text, st.one_of(st.integers(-(2**31), 2**31), st.floats(allow_nan=False,
-                           allow_infinity=False), _text, st.booleans()), max_size=4)
+    return st.dictionaries(
+        _text,
+        st.one_of(st.integers(-(2**31), 2**31), st.floats(allow_nan=False, allow_infinity=False), _text, st.booleans()),
+        max_size=4,
+    )
 
 
 @st.composite
@@ -53,8 +56,12 @@ def messages(draw: st.DrawFn, cls: type[Message]) -> Message:
         kwargs[name] = draw(_array(spec, dict(sizes)))
     for name, spec in cls.scalar_fields():
         kwargs[name] = draw(_scalar(spec))
-    msg = cls(seq=draw(st.integers(0, 2**40)), stamp_mono=draw(st.floats(0, 1e6)), stamp_wall=draw(st.floats(0, 2e9)),
-              **kwargs)
+    msg = cls(
+        seq=draw(st.integers(0, 2**40)),
+        stamp_mono=draw(st.floats(0, 1e6)),
+        stamp_wall=draw(st.floats(0, 2e9)),
+        **kwargs,
+    )
     msg.validate()
     return msg
 

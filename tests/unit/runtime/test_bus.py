@@ -172,8 +172,12 @@ def test_curve_rejects_clients_without_an_accepted_key(tmp_path: Path) -> None:
     endpoint = "tcp://127.0.0.1:0"
     server_curve = CurveServer(keys / "server.key_secret", authorized)
     pub = Publisher(endpoint.replace(":0", ":47311"), curve=server_curve)
-    good = Subscriber([pub.endpoint], ["cmd"], curve={pub.endpoint: CurveClient(keys / "good.key_secret", keys / "server.key")})
-    evil = Subscriber([pub.endpoint], ["cmd"], curve={pub.endpoint: CurveClient(keys / "evil.key_secret", keys / "server.key")})
+    good = Subscriber(
+        [pub.endpoint], ["cmd"], curve={pub.endpoint: CurveClient(keys / "good.key_secret", keys / "server.key")}
+    )
+    evil = Subscriber(
+        [pub.endpoint], ["cmd"], curve={pub.endpoint: CurveClient(keys / "evil.key_secret", keys / "server.key")}
+    )
     plain = Subscriber([pub.endpoint], ["cmd"])
     for _ in range(100):
         pub.publish("cmd", cmd())

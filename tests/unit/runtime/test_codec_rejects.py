@@ -43,8 +43,13 @@ def rejects(frames, reason: str, *words: str, **kw) -> MessageError:
 
 
 def observation(side: int = 64) -> Observation:
-    return Observation(head=np.zeros((side, side, 3), np.uint8), base_pose=np.zeros(3), base_vel=np.zeros(3),
-                       arm=np.zeros(5), arm_vel=np.zeros(5))
+    return Observation(
+        head=np.zeros((side, side, 3), np.uint8),
+        base_pose=np.zeros(3),
+        base_vel=np.zeros(3),
+        arm=np.zeros(5),
+        arm_vel=np.zeros(5),
+    )
 
 
 def test_small_arrays_ride_in_the_header_and_images_get_frames() -> None:

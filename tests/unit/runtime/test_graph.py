@@ -66,11 +66,17 @@ def test_port_already_in_use(tmp_path: Path) -> None:
         busy.bind(("127.0.0.1", 0))
         busy.listen()
         port = busy.getsockname()[1]
-        fails(tmp_path, TALKER.replace("}", f", publish: 'tcp://127.0.0.1:{port}'}}"), f"cannot use tcp://127.0.0.1:{port}")
+        fails(
+            tmp_path,
+            TALKER.replace("}", f", publish: 'tcp://127.0.0.1:{port}'}}"),
+            f"cannot use tcp://127.0.0.1:{port}",
+        )
 
 
 def test_bad_node_params_name_node_and_key(tmp_path: Path) -> None:
-    fails(tmp_path, TALKER.replace("}", ", params: {rate_hz: fast}}"), "node 'talker'", "key 'rate_hz'", "expected float")
+    fails(
+        tmp_path, TALKER.replace("}", ", params: {rate_hz: fast}}"), "node 'talker'", "key 'rate_hz'", "expected float"
+    )
     fails(tmp_path, TALKER.replace("}", ", params: {speed: 3}}"), "unknown key 'speed'")
 
 

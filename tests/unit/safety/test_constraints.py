@@ -73,9 +73,7 @@ def test_base_respects_speed_yaw_rate_and_acceleration(vels: list) -> None:
     st.floats(-np.pi, np.pi),
     st.lists(st.tuples(st.floats(-1, 3), st.floats(-np.pi, np.pi)), max_size=2),
 )
-def test_separation_never_speeds_up_and_stops_inside_protective(
-    v: list, dist: float, ang: float, people: list
-) -> None:
+def test_separation_never_speeds_up_and_stops_inside_protective(v: list, dist: float, ang: float, people: list) -> None:
     sep, lim = CFG.separation, CFG.base
     unit = np.array([np.cos(ang), np.sin(ang)])
     persons = [(d, np.array([np.cos(a), np.sin(a)])) for d, a in people]
@@ -90,10 +88,7 @@ def test_separation_never_speeds_up_and_stops_inside_protective(
 def test_separation_scales_with_distance_and_allows_moving_away() -> None:
     sep, lim = CFG.separation, CFG.base
     towards = np.array([0.4, 0.0, 0.0])
-    speeds = [
-        rules.limit_separation(towards, d, np.array([1.0, 0.0]), [], sep, lim)[0][0]
-        for d in (0.3, 0.2, 0.1)
-    ]
+    speeds = [rules.limit_separation(towards, d, np.array([1.0, 0.0]), [], sep, lim)[0][0] for d in (0.3, 0.2, 0.1)]
     assert speeds[0] > speeds[1] > speeds[2] > 0
     out, events = rules.limit_separation(-towards, 0.0, np.array([1.0, 0.0]), [], sep, lim)
     assert out[0] == -0.4 and not events
@@ -109,8 +104,6 @@ def test_brake_base_decelerates_within_limits_to_rest() -> None:
     v = np.array([0.4, -0.4, 1.2])
     for _ in range(10):
         nxt = rules.brake_base(v, CFG.base, DT)
-        assert np.all(np.abs(nxt) <= np.abs(v)) and np.all(
-            np.abs(nxt - v) <= np.array(CFG.base.max_acc) * DT + TOL
-        )
+        assert np.all(np.abs(nxt) <= np.abs(v)) and np.all(np.abs(nxt - v) <= np.array(CFG.base.max_acc) * DT + TOL)
         v = nxt
     assert np.all(v == 0)

@@ -15,18 +15,14 @@ from agent.safety.guardrails import Guardrails, joint_limit_cost, obstacle_cost
 from tests.unit.safety.conftest import load
 
 
-def test_estop_cli_trips_and_resets_without_a_node(
-    tmp_path: Path, capsys: pytest.CaptureFixture
-) -> None:
+def test_estop_cli_trips_and_resets_without_a_node(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
     f = str(tmp_path / "e.json")
     assert estop_cli.main(["--file", f, "--reason", "kid in the kitchen"]) == 0
     assert EstopLatch(f).read().tripped
     assert estop_cli.main(["--file", f, "--reset"]) == 2  # a reset needs a reason
     assert estop_cli.main(["--file", f, "--reset", "--reason", "all clear"]) == 0
     assert not EstopLatch(f).read().tripped
-    assert (
-        estop_cli.main(["--file", f, "--rpc", f"ipc://{tmp_path}/none.rpc"]) == 1
-    )  # no node: file still set
+    assert estop_cli.main(["--file", f, "--rpc", f"ipc://{tmp_path}/none.rpc"]) == 1  # no node: file still set
     assert EstopLatch(f).read().tripped
 
 
@@ -56,9 +52,7 @@ def test_config_errors_name_key_and_file() -> None:
 def test_guardrails_zero_inside_growing_towards_limits_and_differentiable() -> None:
     cfg = load("collision.scene=")
     lo, hi = torch.tensor(cfg.arm.lower), torch.tensor(cfg.arm.upper)
-    q = torch.stack([lo + (hi - lo) * f for f in (0.5, 0.9, 0.97, 1.0)]).requires_grad_(
-        True
-    )  # [4, 5]
+    q = torch.stack([lo + (hi - lo) * f for f in (0.5, 0.9, 0.97, 1.0)]).requires_grad_(True)  # [4, 5]
     cost = joint_limit_cost(q, lo, hi)
     assert cost[0] == 0 and cost[1] < cost[2] < cost[3]
     cost.sum().backward()
@@ -71,9 +65,7 @@ def test_guardrails_zero_inside_growing_towards_limits_and_differentiable() -> N
     assert torch.isfinite(pts.grad).all() and pts.grad[2, 0] > 0
     g = Guardrails(cfg, torch.zeros(0, 3), torch.zeros(0, 3), box_lo, box_hi)
     batch = torch.zeros(7, 5, requires_grad=True)
-    total = g(
-        batch, torch.zeros(7, 5), torch.zeros(7, 3), torch.full((7, 2), -3.0), torch.zeros(7, 3)
-    )
+    total = g(batch, torch.zeros(7, 5), torch.zeros(7, 3), torch.full((7, 2), -3.0), torch.zeros(7, 3))
     assert total.shape == (7,) and (total == 0).all()
     fast = g(
         batch,

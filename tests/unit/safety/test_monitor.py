@@ -79,9 +79,7 @@ def test_outputs_never_violate_limits_and_stop_when_they_should(steps: list) -> 
             seq=seq,
             stamp_mono=now - age,
         )
-        faults = (
-            [Intervention("watchdog.heartbeat", "stop", "heartbeat_missing", "x")] if fault else []
-        )
+        faults = [Intervention("watchdog.heartbeat", "stop", "heartbeat_missing", "x")] if fault else []
         d = mon.propose(cmd, now, faults)
         must_stop = (
             fault
@@ -101,33 +99,22 @@ def test_outputs_never_violate_limits_and_stop_when_they_should(steps: list) -> 
             continue
         out = d.command
         assert out.source == CFG.name and out.valid_until <= now + CFG.command_ttl_s + 1e-9
-        assert (
-            np.all(np.isfinite(out.base_vel))
-            and np.all(np.isfinite(out.arm))
-            and np.isfinite(out.gripper)
-        )
+        assert np.all(np.isfinite(out.base_vel)) and np.all(np.isfinite(out.arm)) and np.isfinite(out.gripper)
         assert np.all(np.abs(out.base_vel) <= np.array(CFG.base.max_vel) + 1e-9)
         assert CFG.gripper_lower <= out.gripper <= CFG.gripper_upper
         if d.stopped:  # controlled stop: base only slows down, arm holds where it is
             assert np.all(np.abs(out.base_vel) <= np.abs(prev_base) + 1e-12)
-            assert np.all(
-                np.abs(out.base_vel - prev_base) <= np.array(CFG.base.max_acc) * CFG.dt + 1e-9
-            )
+            assert np.all(np.abs(out.base_vel - prev_base) <= np.array(CFG.base.max_acc) * CFG.dt + 1e-9)
             assert last_obs is not None
             assert np.allclose(out.arm, np.clip(last_obs.arm, CFG.arm.lower, CFG.arm.upper))
             prev_v = np.zeros(5)
         else:
             seen_seq[source] = seq
-            assert np.all(
-                np.abs(out.base_vel - prev_base) <= np.array(CFG.base.max_acc) * CFG.dt + 1e-9
-            )
+            assert np.all(np.abs(out.base_vel - prev_base) <= np.array(CFG.base.max_acc) * CFG.dt + 1e-9)
             v = (out.arm - prev_q) / CFG.dt
             assert np.all(np.abs(v) <= np.array(CFG.arm.max_vel) + 1e-6)
             assert np.all(np.abs(v - prev_v) <= np.array(CFG.arm.max_acc) * CFG.dt + 1e-6)
-            assert np.all(
-                (out.arm <= np.maximum(HI, prev_q) + 1e-9)
-                & (out.arm >= np.minimum(LO, prev_q) - 1e-9)
-            )
+            assert np.all((out.arm <= np.maximum(HI, prev_q) + 1e-9) & (out.arm >= np.minimum(LO, prev_q) - 1e-9))
             assert out.arm[0] <= 1.0  # the geometric rule held
             prev_v = v
         prev_base, prev_q = out.base_vel.copy(), out.arm.copy()

@@ -23,9 +23,7 @@ def test_urdf_joint_limits_match_config(name: str) -> None:
         assert float(limit.get("upper")) == pytest.approx(spec.upper), spec.name
         assert float(limit.get("velocity")) == pytest.approx(spec.max_velocity), spec.name
         assert float(limit.get("effort")) == pytest.approx(spec.max_force), spec.name
-    for name_, closed, open_ in zip(
-        cfg.gripper.joints, cfg.gripper.closed, cfg.gripper.open, strict=True
-    ):
+    for name_, closed, open_ in zip(cfg.gripper.joints, cfg.gripper.closed, cfg.gripper.open, strict=True):
         limit = joints[name_].find("limit")
         assert float(limit.get("lower")) <= closed < open_ <= float(limit.get("upper"))
 

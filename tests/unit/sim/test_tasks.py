@@ -46,9 +46,7 @@ def test_pick_success_and_failure(world: SimWorld) -> None:
         body, [tcp[0] + 1.0, tcp[1], tcp[2] + 0.5], [0, 0, 0, 1], physicsClientId=world.client
     )
     assert not world.task_status().success  # lifted but not held
-    p.resetBasePositionAndOrientation(
-        body, tcp.tolist(), [0, 0, 0, 1], physicsClientId=world.client
-    )
+    p.resetBasePositionAndOrientation(body, tcp.tolist(), [0, 0, 0, 1], physicsClientId=world.client)
     rob.attach(obj, body)
     world.apply(np.zeros(3), world.observe()["arm"], 0.0)
     world.step()
@@ -98,9 +96,7 @@ def test_fetch_success_and_failure(world: SimWorld) -> None:
     body = world.scene.objects[obj]
     rob = world.robot_state
     tcp, _ = rob.tcp_pose()
-    p.resetBasePositionAndOrientation(
-        body, tcp.tolist(), [0, 0, 0, 1], physicsClientId=world.client
-    )
+    p.resetBasePositionAndOrientation(body, tcp.tolist(), [0, 0, 0, 1], physicsClientId=world.client)
     rob.attach(obj, body)
     assert not world.task_status().success  # held, not placed
     _release_at(world, 0.0)

@@ -33,9 +33,7 @@ def test_apply_clips_and_returns_applied(world: SimWorld) -> None:
     r = world.robot
     arm = np.array(r.arm_upper) + 1.0
     applied = world.apply(np.array([5.0, -5.0, 9.0]), arm, 2.0)
-    assert np.allclose(
-        applied["base_vel"], [r.base.max_vel[0], -r.base.max_vel[1], r.base.max_vel[2]]
-    )
+    assert np.allclose(applied["base_vel"], [r.base.max_vel[0], -r.base.max_vel[1], r.base.max_vel[2]])
     assert np.allclose(applied["arm_targets"], r.arm_upper)
     assert applied["gripper"] == 1.0
     ok = world.apply(np.zeros(3), np.zeros(r.n_arm), 0.3)
