@@ -95,7 +95,8 @@ def test_a_reset_to_another_seed_rebuilds_the_scene_and_commands_flow_again(
     finally:
         safety.close()
         sim.close()
-    assert "scene_unknown" in (tmp_path / "events.jsonl").read_text()  # stopped until the scene was known
+    # Whether a command arrives while the rebuild is pending is a race; the stop it would get
+    # (scene_unknown) is asserted deterministically with an unreachable backend below.
 
 
 def test_an_unreachable_backend_keeps_the_robot_stopped(start: Callable[[str], LaunchRun], tmp_path: Path) -> None:
