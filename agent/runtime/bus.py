@@ -273,6 +273,7 @@ class RpcClient:
         self.endpoint = endpoint
         self.curve = curve
         self._next_id = 0
+        self.rejects = RejectCounter(f"rpc client {endpoint}")
         self.sock = self._open()
 
     def _open(self) -> zmq.Socket:
@@ -318,7 +319,8 @@ class RpcClient:
             frames = self.sock.recv_multipart()
             try:
                 reply = msgpack.unpackb(frames[-1], raw=False)
-            except Exception:  # a garbled reply is treated like no reply
+            except Exception as exc:  # a garbled reply counts, then is treated like no reply
+                self.rejects.reject("bad_reply", f"{type(exc).__name__}: {exc}")
                 continue
             if isinstance(reply, dict) and reply.get("id") == rid:
                 return reply
