@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import dataclasses
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, get_type_hints
+from typing import Any
 
-import yaml
+from agent.runtime.config import from_dict
+from agent.runtime.config import load_config as runtime_load_config
 
 POS_EMBEDS = ("sincos", "learned")
 
@@ -40,8 +41,8 @@ class EncoderConfig:
         t, h, w = self.grid
         return t * h * w
 
-    def check(self) -> list[str]:
-        """Problems with value combinations, as readable lines (empty when valid)."""
+    def check(self) -> None:
+        """Raise ValueError naming every bad combination of values."""
         errs = []
         if self.pos_embed not in POS_EMBEDS:
             errs.append(f"pos_embed={self.pos_embed!r}: allowed values {POS_EMBEDS}")
@@ -54,7 +55,8 @@ class EncoderConfig:
                 errs.append(f"{name}dim={d} must be a multiple of 8 (3D sincos embedding)")
             if d % h:
                 errs.append(f"{name}dim={d} is not divisible by {name}heads={h}")
-        return errs
+        if errs:
+            raise ValueError("invalid 'encoder' section: " + "; ".join(errs))
 
 
 @dataclass(frozen=True)
@@ -88,7 +90,8 @@ class TrainConfig:
     collapse_std: float = 0.02  # warn below this normalised embedding std
     collapse_rank: float = 2.0  # warn below this effective rank
 
-    def check(self) -> list[str]:
+    def check(self) -> None:
+        """Raise ValueError naming every bad combination of values."""
         errs = []
         for name in ("short_scale", "long_scale"):
             if not 0.0 < getattr(self, name) < 1.0:
@@ -99,7 +102,8 @@ class TrainConfig:
             errs.append(f"need 0 < aspect_min <= aspect_max, got {self.aspect_min}, {self.aspect_max}")
         if self.steps < 1 or self.batch_size < 1:
             errs.append("steps and batch_size must be >= 1")
-        return errs
+        if errs:
+            raise ValueError("invalid 'train' section: " + "; ".join(errs))
 
 
 @dataclass(frozen=True)
@@ -113,59 +117,11 @@ class Config:
         return dataclasses.asdict(self)
 
 
-def _coerce(value: Any, typ: type, where: str) -> Any:
-    """Check one YAML value against its field type; ints pass for floats, '1e-4' strings too."""
-    if typ is float and isinstance(value, str):
-        try:
-            return float(value)
-        except ValueError as e:
-            raise ValueError(f"{where}: expected float, got str {value!r}") from e
-    if typ is float and isinstance(value, int) and not isinstance(value, bool):
-        return float(value)
-    if isinstance(value, typ) and not (typ is int and isinstance(value, bool)):
-        return value
-    raise ValueError(f"{where}: expected {typ.__name__}, got {type(value).__name__} {value!r}")
-
-
-def _section(cls: type, raw: Any, name: str, source: str) -> Any:
-    if raw is None:
-        raw = {}
-    if not isinstance(raw, dict):
-        raise ValueError(f"{source}: section '{name}' must be a mapping, got {type(raw).__name__}")
-    hints = get_type_hints(cls)
-    allowed = [f.name for f in fields(cls)]
-    kwargs = {}
-    for key, value in raw.items():
-        if key not in hints:
-            expected = ", ".join(f"{k}: {hints[k].__name__}" for k in allowed)
-            raise ValueError(f"{source}: unknown key '{name}.{key}'; expected fields: {expected}")
-        kwargs[key] = _coerce(value, hints[key], f"{source}: key '{name}.{key}'")
-    obj = cls(**kwargs)
-    errs = obj.check()
-    if errs:
-        raise ValueError(f"{source}: invalid '{name}' section: " + "; ".join(errs))
-    return obj
-
-
 def config_from_dict(raw: Any, source: str = "<dict>") -> Config:
-    """Build and validate a Config; errors name the key, the source and the expected fields."""
-    if raw is None:
-        raw = {}
-    if not isinstance(raw, dict):
-        raise ValueError(f"{source}: top level must be a mapping with 'encoder' and 'train'")
-    unknown = set(raw) - {"encoder", "train"}
-    if unknown:
-        key = sorted(unknown)[0]
-        raise ValueError(f"{source}: unknown key '{key}'; expected sections: encoder, train")
-    return Config(
-        encoder=_section(EncoderConfig, raw.get("encoder"), "encoder", source),
-        train=_section(TrainConfig, raw.get("train"), "train", source),
-    )
+    """Build and validate a Config; errors name the key, the source and the allowed keys."""
+    return from_dict(Config, {} if raw is None else raw, source=source)
 
 
 def load_config(path: str | Path) -> Config:
     """Read a model YAML file (see configs/models/encoder_tiny.yaml)."""
-    path = Path(path)
-    with path.open() as f:
-        raw = yaml.safe_load(f)
-    return config_from_dict(raw, str(path))
+    return runtime_load_config(Config, Path(path))

@@ -67,6 +67,11 @@ def _coerce(value: Any, tp: Any, key: str, source: str) -> Any:
     if tp is float:
         if isinstance(value, int | float) and not isinstance(value, bool):
             return float(value)
+        if isinstance(value, str):  # PyYAML (YAML 1.1) reads exponents without a dot, '1e-4', as strings
+            try:
+                return float(value)
+            except ValueError:
+                raise bad from None
         raise bad
     if tp is int:
         if isinstance(value, int) and not isinstance(value, bool):
@@ -95,9 +100,8 @@ def from_dict(cls: type[T], data: dict[str, Any], *, source: str = "<dict>", pre
     fields = {f.name: f for f in dataclasses.fields(cls) if f.init}  # type: ignore[arg-type]
     unknown = [k for k in data if k not in fields]
     if unknown:
-        raise ConfigError(
-            f"{source}: unknown key '{prefix}{unknown[0]}' for {cls.__name__}; allowed: {', '.join(fields)}"
-        )
+        allowed = ", ".join(f"{name}: {_type_name(hints[name])}" for name in fields)
+        raise ConfigError(f"{source}: unknown key '{prefix}{unknown[0]}' for {cls.__name__}; allowed: {allowed}")
     kwargs: dict[str, Any] = {}
     for name, f in fields.items():
         if name in data:

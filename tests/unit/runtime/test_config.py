@@ -40,7 +40,7 @@ def test_loads_and_coerces(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("text", "words"),
     [
-        ("name: a\nrate: 3\n", ["unknown key 'rate'", "allowed: name, rate_hz"]),
+        ("name: a\nrate: 3\n", ["unknown key 'rate'", "allowed: name: str, rate_hz: float"]),
         ("rate_hz: 3\n", ["missing required key 'name'"]),
         ("name: a\nrate_hz: fast\n", ["key 'rate_hz'", "expected float"]),
         ("name: a\nmode: medium\n", ["key 'mode'", "one of 'fast', 'slow'"]),
