@@ -102,6 +102,10 @@ class Node:
             else None
         )
         self.every(config.heartbeat_hz, self._heartbeat)
+        self._poller = zmq.Poller()
+        for sock in (self.sub, self.rpc):
+            if sock is not None:
+                self._poller.register(sock.sock, zmq.POLLIN)
 
     # ----- wiring -------------------------------------------------------------------------
     def _curve_server(self) -> CurveServer | None:
@@ -205,12 +209,7 @@ class Node:
 
     def spin_once(self, timeout: float) -> None:
         """Wait up to timeout for input, then handle inputs, RPCs and due timers."""
-        poller = zmq.Poller()
-        if self.sub:
-            poller.register(self.sub.sock, zmq.POLLIN)
-        if self.rpc:
-            poller.register(self.rpc.sock, zmq.POLLIN)
-        poller.poll(max(0, int(timeout * 1000)))
+        self._poller.poll(max(0, int(timeout * 1000)))
         if self.sub:
             for topic, msg in self.sub.drain():
                 self._dispatch(topic, msg)
