@@ -10,6 +10,8 @@ import threading
 import time
 from pathlib import Path
 
+from agent.runtime.bus import RpcClient, RpcTimeout
+
 REPO = Path(__file__).resolve().parents[2]
 
 
@@ -86,3 +88,20 @@ def kill_all(pids: list[int]) -> None:
     for pid in pids:
         if alive(pid):
             os.kill(pid, 9)
+
+
+def start_node(module: str, config: Path) -> subprocess.Popen[bytes]:
+    """`python -m MODULE --config CONFIG` from the repo root."""
+    return subprocess.Popen([sys.executable, "-m", module, "--config", str(config)], cwd=REPO)
+
+
+def wait_ready(proc: subprocess.Popen[bytes], client: RpcClient, timeout: float = 60.0) -> None:
+    """Ping the node until it answers (its setup is done); fail at once if the process died instead."""
+    deadline = time.monotonic() + timeout
+    while True:
+        assert proc.poll() is None, f"node exited with {proc.returncode} during startup"
+        try:
+            client.call("ping", timeout=0.5, retries=0)
+            return
+        except RpcTimeout:
+            assert time.monotonic() < deadline, f"node not ready within {timeout:.0f} s"

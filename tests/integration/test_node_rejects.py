@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -15,7 +13,7 @@ import zmq
 from agent.runtime.bus import RpcClient, context
 from agent.runtime.codec import encode
 from agent.runtime.messages import Command
-from tests.integration.procs import REPO
+from tests.integration.procs import start_node, wait_ready
 
 
 def good(x: float = 0.1) -> list:
@@ -66,10 +64,10 @@ def test_node_survives_and_counts_malformed_input(tmp_path: Path) -> None:
     raw = context().socket(zmq.PUB)
     raw.linger = 0
     raw.bind(feed)
-    node = subprocess.Popen([sys.executable, "-m", "tests.fixtures.listener", "--config", str(config)], cwd=REPO)
+    node = start_node("tests.fixtures.listener", config)
     client = RpcClient(f"ipc://{tmp_path}/l.rpc")
     try:
-        client.call("ping", timeout=2.0, retries=10)
+        wait_ready(node, client)
         for _ in range(100):  # wait until the node's subscription is live
             raw.send_multipart(good())
             time.sleep(0.02)

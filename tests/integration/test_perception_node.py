@@ -17,7 +17,7 @@ from agent.perception.config import config_from_dict
 from agent.perception.train import train
 from agent.runtime.bus import Publisher, RpcClient, Subscriber
 from agent.runtime.messages import Latent, Observation
-from tests.integration.procs import REPO
+from tests.integration.procs import REPO, start_node, wait_ready
 
 ENCODER = dict(img_size=32, frames=4, dim=32, depth=1, heads=2, pred_dim=16, pred_depth=1, pred_heads=2)
 
@@ -65,14 +65,14 @@ def observation(rng: np.random.Generator, size: int = 48) -> Observation:
 def test_node_publishes_latents_of_observations(tmp_path: Path, run_dir: Path) -> None:
     config = node_config(tmp_path, run_dir, run_dir / "model.yaml", proprio=True, model_name="tiny")
     obs_pub = Publisher(f"ipc://{tmp_path}/obs.pub")
-    node = subprocess.Popen([sys.executable, "-m", "agent.perception", "--config", str(config)], cwd=REPO)
+    node = start_node("agent.perception", config)
     sub = Subscriber([f"ipc://{tmp_path}/perception.pub"], ["latent"])
     client = RpcClient(f"ipc://{tmp_path}/perception.rpc")
     rng = np.random.default_rng(0)
     sent: dict[int, float] = {}
     got: list[Latent] = []
     try:
-        client.call("ping", timeout=2.0, retries=30)  # setup() has loaded the model
+        wait_ready(node, client)  # setup() has loaded the model
         deadline = time.monotonic() + 30
         while len(got) < 5 and time.monotonic() < deadline:
             msg = obs_pub.publish("obs", observation(rng))

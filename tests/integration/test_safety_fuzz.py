@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import json
 import random
-import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -18,7 +16,7 @@ from agent.runtime.bus import RpcClient, context
 from agent.runtime.codec import decode, encode
 from agent.runtime.messages import Command, Observation, Surprise
 from agent.runtime.schema import Message
-from tests.integration.procs import REPO
+from tests.integration.procs import REPO, start_node, wait_ready
 
 N_PER_TOPIC = 3400  # three topics: > 10,000 frames to the subscriber, plus 1,000 to the rpc socket
 
@@ -87,10 +85,10 @@ def test_fuzzed_frames_are_counted_and_never_move_the_robot(tmp_path: Path) -> N
     out.linger = 0
     out.setsockopt(zmq.SUBSCRIBE, b"cmd.safe")
     out.connect(out_ep)
-    node = subprocess.Popen([sys.executable, "-m", "agent.safety", "--config", str(cfg)], cwd=REPO)
+    node = start_node("agent.safety", cfg)
     client = RpcClient(rpc_ep)
     try:
-        client.call("ping", timeout=5.0, retries=10)
+        wait_ready(node, client)
         obs = Observation(
             head=np.zeros((8, 8, 3), np.uint8),
             base_pose=np.zeros(3),

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -13,10 +11,10 @@ import numpy as np
 import pytest
 import zmq
 
-from agent.runtime.bus import RpcClient, RpcTimeout, Subscriber, context
+from agent.runtime.bus import RpcClient, Subscriber, context
 from agent.runtime.codec import encode
 from agent.runtime.messages import Command, Observation
-from tests.integration.procs import REPO
+from tests.integration.procs import start_node, wait_ready
 
 N_ARM = 5
 
@@ -43,16 +41,9 @@ class SimProc:
         self.pub = context().socket(zmq.PUB)
         self.pub.linger = 0
         self.pub.bind(self.feed)
-        self.proc = subprocess.Popen([sys.executable, "-m", "sim.node", "--config", str(tmp / "sim.yaml")], cwd=REPO)
+        self.proc = start_node("sim.node", tmp / "sim.yaml")
         self.rpc = RpcClient(f"ipc://{tmp}/sim.rpc")
-        deadline = time.monotonic() + 60
-        while True:  # wait for readiness, but fail at once if the process died
-            assert self.proc.poll() is None, f"sim node exited with {self.proc.returncode} during startup"
-            try:
-                self.rpc.call("ping", timeout=0.5, retries=0)
-                break
-            except RpcTimeout:
-                assert time.monotonic() < deadline, "sim node not ready within 60 s"
+        wait_ready(self.proc, self.rpc)
         self.obs = Subscriber([f"ipc://{tmp}/sim.pub"], ["obs"], latest=["obs"])
 
     def send(self, msg: Command | list[bytes], validate: bool = True) -> None:
