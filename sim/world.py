@@ -142,14 +142,15 @@ class SimWorld:
         return {"observation": obs, "action": action, "control_hz": self.control_hz}
 
     # --- episode -------------------------------------------------------------------------
-    def reset(self, task: str = "fetch", seed: int = 0, **task_kwargs: str) -> dict:
-        """Build the scene for `seed`, sample the task, place the robot; returns an observation."""
+    def reset(self, task: str = "fetch", seed: int = 0, layout_seed: int | None = None, **task_kwargs: str) -> dict:
+        """Build the scene for `layout_seed` (default: `seed`), sample the task and the robot's
+        start from `seed`; returns an observation. A fixed layout_seed = one home, many episodes."""
         task_cfg = load_task_config(task)
         c = self.client
         p.resetSimulation(physicsClientId=c)
         p.setGravity(0, 0, -9.81, physicsClientId=c)
         p.setTimeStep(1.0 / self.physics_hz, physicsClientId=c)
-        self.layout = generate_layout(self.scene_cfg, seed)
+        self.layout = generate_layout(self.scene_cfg, seed if layout_seed is None else layout_seed)
         self.grid = OccupancyGrid(self.layout, self.robot.base.radius + PLAN_MARGIN)
         self.scene = build_scene(self.layout, c)
         self.task = sample_task(task, self.layout, self.grid, seed, **task_kwargs)

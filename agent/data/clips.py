@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from agent.data.layout import video_key
+from agent.data.layout import ENV_STATE, video_key
 from agent.data.reader import Dataset
 
 
@@ -24,6 +24,7 @@ class ClipDataset(torch.utils.data.Dataset):
         self.clip_len = clip_len
         cols = self.ds.columns
         self.state, self.action = cols["observation.state"], cols["action"]
+        self.env = cols.get(ENV_STATE)  # privileged sim state, when recorded
         self.starts: list[tuple[int, int]] = []  # (episode, frame offset)
         self.videos = []  # per episode: (memmap of its file, first frame of the episode in it)
         for ep, row in enumerate(self.ds.episodes):
@@ -39,9 +40,12 @@ class ClipDataset(torch.utils.data.Dataset):
         frames, first = self.videos[ep]
         clip = np.array(frames[first + t : first + t + self.clip_len])  # [T, H, W, 3] uint8
         g = self.ds.episodes[ep]["dataset_from_index"] + t
-        return {
+        item: dict[str, torch.Tensor | int] = {
             "clip": torch.from_numpy(clip).permute(0, 3, 1, 2).float() / 255.0,  # [T, 3, H, W]
             "state": torch.from_numpy(self.state[g : g + self.clip_len].copy()),
             "action": torch.from_numpy(self.action[g : g + self.clip_len].copy()),
             "episode": ep,
         }
+        if self.env is not None:
+            item["env_state"] = torch.from_numpy(self.env[g : g + self.clip_len].copy())
+        return item

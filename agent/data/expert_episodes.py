@@ -13,6 +13,8 @@ from sim.world import SimWorld
 PUSH_STEPS = 3  # length of one random base push, control steps
 PUSH_SCALE = 0.5  # push speed as a fraction of the base's max velocity
 ARM_NOISE_RAD = 0.5  # arm target noise std per unit of --noise, rad
+# observation.environment_state of sim recordings: privileged ground truth for probes and tests
+ENV_NAMES = ("robot.x", "robot.y", "target.x", "target.y", "target.z")
 
 
 @dataclass(frozen=True)
@@ -25,6 +27,7 @@ class Job:
     noise: float = 0.05  # action noise std, as a fraction of the base limits (arm: x ARM_NOISE_RAD)
     perturb: float = 0.02  # chance per step of starting a random base push
     max_steps: int = 0  # 0: the task's own step limit
+    layout_seed: int | None = None  # one apartment for every episode (None: each seed its own)
 
 
 @dataclass
@@ -39,10 +42,12 @@ class EpisodeData:
     action: np.ndarray  # [T, D_action] float32, the command actually applied
     images: dict[str, np.ndarray] = field(default_factory=dict)  # camera -> [T, H, W, 3] uint8
     capture_time: np.ndarray = field(default_factory=lambda: np.zeros(0))  # sim time [T]
+    env_state: np.ndarray = field(default_factory=lambda: np.zeros((0, len(ENV_NAMES)), np.float32))  # [T, E]
 
     def extras(self) -> dict[str, object]:
         """Episode-row fields; task_args stays {} since the seed alone picks the arguments."""
-        return {"sim_task": self.job.task, "seed": self.job.seed, "success": self.success}
+        layout = -1 if self.job.layout_seed is None else self.job.layout_seed
+        return {"sim_task": self.job.task, "seed": self.job.seed, "layout_seed": layout, "success": self.success}
 
 
 def describe(task: str, args: dict[str, str]) -> str:
@@ -55,6 +60,17 @@ def describe(task: str, args: dict[str, str]) -> str:
     if task == "place":
         return f"place the {clean['object']} on the {clean['on']}"
     return f"bring the {clean['object']} to the {clean['to']}"
+
+
+def env_state(world: SimWorld) -> np.ndarray:
+    """ENV_NAMES from privileged state: robot (x, y) and the task's object (navigate: its goal)."""
+    priv = world.privileged_state()
+    obj = priv["task_args"].get("object")
+    if obj is not None:
+        target = priv["objects"][obj]["pos"]
+    else:
+        target = np.array([*priv["goal_xy"], 0.0])
+    return np.array([*priv["robot_pose"][:2], *target], np.float32)
 
 
 _world: SimWorld | None = None
@@ -74,10 +90,10 @@ def run_job(job: Job) -> EpisodeData:
 
 def run_in(world: SimWorld, job: Job) -> EpisodeData:
     rng = np.random.default_rng([job.seed, 7])
-    obs = world.reset(job.task, job.seed)
+    obs = world.reset(job.task, job.seed, layout_seed=job.layout_seed)
     expert = Expert(world)
     vmax = np.array(world.robot.base.max_vel)
-    states, actions, caps = [], [], []
+    states, actions, caps, envs = [], [], [], []
     images: dict[str, list[np.ndarray]] = {"head": [], "wrist": []}
     push, push_left = np.zeros(3), 0
     status = world.task_status()
@@ -95,6 +111,7 @@ def run_in(world: SimWorld, job: Job) -> EpisodeData:
             actions.append(action_vector(applied["base_vel"], applied["arm_targets"],
                                          applied["gripper"]))  # fmt: skip
             caps.append(obs["time"])
+            envs.append(env_state(world))
             for cam in images:
                 images[cam].append(obs[cam])
             world.step()
@@ -111,4 +128,5 @@ def run_in(world: SimWorld, job: Job) -> EpisodeData:
         action=np.stack(actions),
         images={cam: np.stack(v) for cam, v in images.items()},
         capture_time=np.array(caps),
+        env_state=np.stack(envs),
     )

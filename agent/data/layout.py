@@ -19,6 +19,7 @@ JOURNAL = ".commit.json"  # pending renames of one commit; rolled forward on ope
 STAGING = ".staging"  # per-episode video segments while an episode records
 TMP_SUFFIX = ".tmp"
 CAMERAS = ("head", "wrist")
+ENV_STATE = "observation.environment_state"
 INDEX_FEATURES = ("timestamp", "frame_index", "episode_index", "index", "task_index")
 
 
@@ -46,8 +47,10 @@ def make_features(
     fps: int,
     codec: str,
     cameras: tuple[str, ...] = CAMERAS,
+    env_names: tuple[str, ...] = (),
 ) -> dict[str, dict[str, Any]]:
-    """info.json `features`: proprio, action, a video per camera, capture stamps, indices."""
+    """info.json `features`: proprio, action, a video per camera, capture stamps, indices, and
+    (sim only, when env_names) LeRobot's observation.environment_state of privileged state."""
     h, w = image_shape
     feats: dict[str, dict[str, Any]] = {
         "observation.state": {
@@ -57,6 +60,8 @@ def make_features(
         },
         "action": {"dtype": "float32", "shape": [len(action_names)], "names": list(action_names)},
     }
+    if env_names:
+        feats[ENV_STATE] = {"dtype": "float32", "shape": [len(env_names)], "names": list(env_names)}
     for cam in cameras:
         feats[video_key(cam)] = {
             "dtype": "video",

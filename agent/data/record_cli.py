@@ -11,7 +11,7 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from agent.data.expert_episodes import EpisodeData, Job, init_worker, run_job
+from agent.data.expert_episodes import ENV_NAMES, EpisodeData, Job, init_worker, run_job
 from agent.data.spec import spec_from_features
 from agent.data.writer import DatasetWriter
 from sim.tasks import TASKS
@@ -43,6 +43,11 @@ def build_parser() -> argparse.ArgumentParser:
         default=0.02,
         help="chance per step of a short random base push the expert must recover from",
     )
+    ap.add_argument(
+        "--layout-seed",
+        type=int,
+        help="record every episode in this one apartment (default: each episode's seed also picks its apartment)",
+    )
     ap.add_argument("--max-steps", type=int, default=0, help="cut episodes here (0: task limit)")
     ap.add_argument("--robot", default="mobile_so101")
     ap.add_argument("--image-size", type=int, default=64)
@@ -56,14 +61,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     a = build_parser().parse_args(argv)
     size = (a.image_size, a.image_size)
     with SimWorld(a.robot, image_size=size, control_hz=a.fps, render=False) as probe:
-        spec = spec_from_features(probe.features, a.robot)
+        spec = spec_from_features(probe.features, a.robot, ENV_NAMES)
     try:
         writer = DatasetWriter(a.out, None if a.resume else spec, resume=a.resume)
     except (FileExistsError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     first = writer.num_episodes
-    jobs = [Job(first + i, a.task, a.seed + first + i, a.noise, a.perturb, a.max_steps)
+    jobs = [Job(first + i, a.task, a.seed + first + i, a.noise, a.perturb, a.max_steps, a.layout_seed)
             for i in range(a.episodes)]  # fmt: skip
     t0 = time.monotonic()
     kept = frames = successes = 0
@@ -90,7 +95,7 @@ def save(writer: DatasetWriter, ep: EpisodeData) -> int:
     writer.start_episode(ep.instruction)
     for t in range(len(ep.action)):
         images = {cam: frames[t] for cam, frames in ep.images.items()}
-        writer.add_frame(ep.state[t], ep.action[t], images, float(ep.capture_time[t]))
+        writer.add_frame(ep.state[t], ep.action[t], images, float(ep.capture_time[t]), ep.env_state[t])
     return writer.save_episode(**ep.extras())
 
 

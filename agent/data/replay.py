@@ -35,7 +35,9 @@ def replay(ds: Dataset, ep: int, world: SimWorld | None = None) -> Divergence:
     world = world or SimWorld(ds.info["robot_type"], image_size=(h, w), control_hz=ds.fps,
                               render=False)  # fmt: skip
     try:
-        obs = world.reset(meta["sim_task"], int(meta["seed"]), **json.loads(meta["task_args"]))
+        layout = int(meta.get("layout_seed", -1))
+        args = json.loads(meta["task_args"])
+        obs = world.reset(meta["sim_task"], int(meta["seed"]), layout_seed=None if layout < 0 else layout, **args)
         n_arm = world.robot.n_arm
         recorded, actions = data["observation.state"], data["action"]
         errors = []

@@ -20,10 +20,12 @@ class DatasetSpec:
     action_names: list[str]
     image_shape: tuple[int, int]
     cameras: tuple[str, ...] = field(default=CAMERAS)
+    env_names: tuple[str, ...] = ()  # privileged sim state (observation.environment_state); () = none
 
 
-def spec_from_features(features: dict[str, Any], robot_type: str) -> DatasetSpec:
-    """state = base pose + arm joints + gripper; action = base velocity + arm targets + gripper."""
+def spec_from_features(features: dict[str, Any], robot_type: str, env_names: tuple[str, ...] = ()) -> DatasetSpec:
+    """state = base pose + arm joints + gripper; action = base velocity + arm targets + gripper;
+    env_names: privileged sim state recorded beside them (sim data only, for probes and tests)."""
     obs, act = features["observation"], features["action"]
     arm = list(obs["arm"]["names"])
     h, w = obs["head"]["shape"][:2]
@@ -36,6 +38,7 @@ def spec_from_features(features: dict[str, Any], robot_type: str) -> DatasetSpec
         state_names=list(obs["base_pose"]["names"]) + arm + ["gripper"],
         action_names=list(act["base_vel"]["names"]) + [f"{n}.target" for n in arm] + ["gripper"],
         image_shape=(int(h), int(w)),
+        env_names=tuple(env_names),
     )
 
 

@@ -34,6 +34,7 @@ EPISODE_EXTRAS: dict[str, Any] = {
     "sim_task": "",  # sim task name, for replay
     "task_args": "{}",  # JSON of the arguments given to the sim reset ({}: sampled from the seed)
     "seed": -1,  # sim reset seed (-1: not from the sim)
+    "layout_seed": -1,  # sim apartment seed when it differs from seed (-1: seed picks it)
     "success": False,
     "dropped_frames": 0,  # frames the pipeline could not deliver at the rate (not duplicated)
 }
@@ -134,6 +135,7 @@ class DatasetWriter:
         self._img_stats = {k: _ImageStats() for k in self.video_keys}
         self._state: list[np.ndarray] = []
         self._action: list[np.ndarray] = []
+        self._env: list[np.ndarray] = []
         self._capture: list[float] = []
         self._dropped = 0
         self._open = True
@@ -144,14 +146,16 @@ class DatasetWriter:
         action: np.ndarray,
         images: dict[str, np.ndarray],
         capture_time: float,
+        env_state: np.ndarray | None = None,
     ) -> None:
-        """One frame: proprio, the action taken from it, one image per camera, its capture stamp."""
+        """One frame: proprio, the action taken from it, one image per camera, its capture stamp
+        and, when the dataset declares it, the privileged environment state."""
         if not self._open:
             raise RuntimeError("add_frame() outside an episode; call start_episode() first")
-        for name, vec, size in (
-            ("state", state, len(self.spec.state_names)),
-            ("action", action, len(self.spec.action_names)),
-        ):
+        checks = [("state", state, len(self.spec.state_names)), ("action", action, len(self.spec.action_names))]
+        if self.spec.env_names or env_state is not None:
+            checks.append(("environment_state", env_state, len(self.spec.env_names)))
+        for name, vec, size in checks:
             if np.shape(vec) != (size,) or not np.all(np.isfinite(vec)):
                 raise ValueError(f"frame {name} must be {size} finite values, got {np.shape(vec)}")
         shape = (*self.spec.image_shape, 3)
@@ -164,6 +168,8 @@ class DatasetWriter:
             self._img_stats[key].add(img)
         self._state.append(np.asarray(state, np.float32))
         self._action.append(np.asarray(action, np.float32))
+        if self.spec.env_names:
+            self._env.append(np.asarray(env_state, np.float32))
         self._capture.append(float(capture_time))
 
     def note_dropped(self, frames: int) -> None:
@@ -238,7 +244,7 @@ class DatasetWriter:
 
     def _columns(self, ep: int, start: int, n: int, task_index: int) -> dict[str, np.ndarray]:
         frame_index = np.arange(n)
-        return {
+        cols = {
             "observation.state": np.stack(self._state),
             "action": np.stack(self._action),
             "observation.capture_time": np.array(self._capture),
@@ -248,6 +254,9 @@ class DatasetWriter:
             "index": start + frame_index,
             "task_index": np.full(n, task_index),
         }
+        if self.spec.env_names:
+            cols[L.ENV_STATE] = np.stack(self._env)
+        return cols
 
     def _write_data(self, table: pa.Table, row: dict[str, Any]) -> list[tuple[Path, Path]]:
         chunk, file = (0, 0)
@@ -324,7 +333,7 @@ def _new_info(spec: DatasetSpec, codec: str, data_mb: int, video_mb: int) -> dic
         "data_path": L.DATA_PATH,
         "video_path": L.VIDEO_PATH,
         "features": L.make_features(
-            spec.state_names, spec.action_names, spec.image_shape, spec.fps, codec, spec.cameras
+            spec.state_names, spec.action_names, spec.image_shape, spec.fps, codec, spec.cameras, spec.env_names
         ),
         "splits": {"train": "0:0"},
         "dropped_frames": 0,
@@ -342,4 +351,5 @@ def _spec_from_info(info: dict[str, Any]) -> DatasetSpec:
         action_names=list(feats["action"]["names"]),
         image_shape=(h, w),
         cameras=tuple(k.removeprefix("observation.images.") for k in keys),
+        env_names=tuple(feats[L.ENV_STATE]["names"]) if L.ENV_STATE in feats else (),
     )

@@ -1,4 +1,5 @@
-"""Clip datasets for encoder training: .npz episode directories and synthetic moving objects.
+"""Clip datasets for encoder training: LeRobot datasets, .npz episode directories and synthetic
+moving objects.
 
 Protocol (what train() expects of any dataset): item = dict(clip=float [T, 3, H, W] in [0, 1],
 state=float [S] privileged state at the clip's last frame, for probing; episode=int).
@@ -14,6 +15,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 from torch.utils.data import Dataset
+
+from agent.data.layout import ENV_STATE
 
 
 @dataclass
@@ -91,12 +94,57 @@ class ClipDataset(Dataset):
         ep = self.episodes[e]
         stop = start + (self.frames - 1) * self.frame_step + 1
         frames = torch.from_numpy(ep.frames[start : stop : self.frame_step])  # [T, H, W, 3]
-        clip = frames.permute(0, 3, 1, 2).float() / 255.0  # [T, 3, H, W]
-        if self.img_size is not None and clip.shape[-1] != self.img_size:
-            size = (self.img_size, self.img_size)
-            clip = F.interpolate(clip, size=size, mode="bilinear", antialias=True).clamp(0, 1)
+        clip = _resize(frames.permute(0, 3, 1, 2).float() / 255.0, self.img_size)  # [T, 3, H, W]
         state = torch.from_numpy(ep.state[stop - 1])  # [S] at the last frame
         return {"clip": clip, "state": state, "episode": ep.index}
+
+
+class LeRobotClips(Dataset):
+    """Clips of one camera of a LeRobot dataset (agent.data reader, frames decoded once into a
+    cache); state = observation.environment_state (privileged sim state) when the dataset has it,
+    else observation.state, at the clip's last frame."""
+
+    def __init__(
+        self,
+        root: str | Path,
+        frames: int,
+        img_size: int | None = None,
+        frame_step: int = 1,
+        hop: int = 1,
+        camera: str = "head",
+    ):
+        from agent.data.clips import ClipDataset as FrameClips  # keeps torch-free data tools light
+
+        self.frames, self.frame_step, self.img_size = frames, frame_step, img_size
+        self.inner = FrameClips(Path(root), clip_len=(frames - 1) * frame_step + 1, camera=camera, stride=hop)
+        if not len(self.inner):
+            raise ValueError(f"{root}: no episode has the {(frames - 1) * frame_step + 1} frames one clip needs")
+        self.state_names = list(
+            self.inner.ds.features.get(ENV_STATE, self.inner.ds.features["observation.state"])["names"]
+        )
+
+    def __len__(self) -> int:
+        return len(self.inner)
+
+    def __getitem__(self, i: int) -> dict[str, Tensor | int]:
+        item = self.inner[i]
+        clip = _resize(item["clip"][:: self.frame_step], self.img_size)
+        state = item.get("env_state", item["state"])[-1].float()
+        return {"clip": clip, "state": state, "episode": int(item["episode"])}
+
+
+def open_clips(root: str | Path, frames: int, img_size: int | None = None, frame_step: int = 1) -> Dataset:
+    """A LeRobot dataset root (has meta/info.json) or a directory of .npz episodes."""
+    if (Path(root) / "meta" / "info.json").exists():
+        return LeRobotClips(root, frames, img_size=img_size, frame_step=frame_step)
+    return ClipDataset.from_dir(root, frames, img_size=img_size, frame_step=frame_step)
+
+
+def _resize(clip: Tensor, img_size: int | None) -> Tensor:
+    """clip [T, 3, H, W] to img_size x img_size (antialiased bilinear), unchanged when it matches."""
+    if img_size is None or clip.shape[-1] == img_size:
+        return clip
+    return F.interpolate(clip, size=(img_size, img_size), mode="bilinear", antialias=True).clamp(0, 1)
 
 
 # Fixed identities so "object k" means the same thing in every episode: (RGB, shape).

@@ -26,7 +26,7 @@ from tqdm import tqdm
 
 from agent.perception.baselines import pca_probe_r2
 from agent.perception.checkpoint import CHECKPOINT, load_checkpoint, save_checkpoint
-from agent.perception.clips import ClipDataset
+from agent.perception.clips import open_clips
 from agent.perception.collapse import ProbeSet, collapse_report, warn_if_collapsed
 from agent.perception.config import Config, EncoderConfig, TrainConfig, load_config
 from agent.perception.masking import MaskSampler, mask_specs
@@ -236,7 +236,7 @@ def train(
 def main(argv: list[str] | None = None) -> int:
     """CLI entry: `amibot train encoder ...` (also `python -m agent.perception.train ...`)."""
     p = argparse.ArgumentParser(prog="amibot train encoder", description=__doc__.splitlines()[0])
-    p.add_argument("--data", required=True, type=Path, help="directory of .npz episodes")
+    p.add_argument("--data", required=True, type=Path, help="LeRobot dataset (amibot record) or .npz episodes dir")
     p.add_argument("--config", required=True, type=Path, help="configs/models/encoder_*.yaml")
     p.add_argument("--out", required=True, type=Path, help="run directory, e.g. runs/NAME")
     p.add_argument("--steps", type=int, help="override train.steps (total, sets the schedules)")
@@ -250,7 +250,7 @@ def main(argv: list[str] | None = None) -> int:
     except (OSError, ValueError) as e:
         p.error(str(e))
     e = cfg.encoder
-    data = ClipDataset.from_dir(args.data, e.frames, img_size=e.img_size, frame_step=cfg.train.frame_step)
+    data = open_clips(args.data, e.frames, img_size=e.img_size, frame_step=cfg.train.frame_step)
     train(cfg, data, args.out, resume=args.resume)
     return 0
 

@@ -62,9 +62,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     if a.backend == "robot":
         print("error: the hardware backend is not available yet; use --backend sim", file=sys.stderr)
         return 2
-    if a.device == "gamepad":
-        print("error: the gamepad source is not implemented yet", file=sys.stderr)
-        return 2
     tty = os.ttyname(sys.stdin.fileno()) if sys.stdin.isatty() else "/dev/tty"
     configure_logging("teleop")
     try:

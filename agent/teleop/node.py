@@ -10,14 +10,15 @@ from agent.runtime.bus import RpcClient, RpcError, RpcTimeout
 from agent.runtime.messages import Command, Observation, TaskStatus
 from agent.runtime.node import Node, NodeConfig, run_node
 from agent.runtime.schema import Message
-from agent.teleop.source import ESTOP, NEXT, QUIT, RERECORD, TeleopSource
+from agent.teleop.gamepad import GamepadConfig, GamepadSource
+from agent.teleop.source import ESTOP, NEXT, QUIT, RERECORD, DeviceError, TeleopSource
 
 
 @dataclass
 class TeleopConfig(NodeConfig):
     """Parameters of the teleop node."""
 
-    device: Literal["keyboard", "script", "file", "leader"] = "keyboard"
+    device: Literal["keyboard", "gamepad", "script", "file", "leader"] = "keyboard"
     tty: str = "/dev/tty"  # keyboard: the terminal to read keys from
     script_file: str = ""  # file: JSON lines of commands
     leader_driver: str = ""  # leader: 'package.module:Class' implementing LeaderArm
@@ -34,6 +35,7 @@ class TeleopConfig(NodeConfig):
     episodes: int = 0  # quit after this many episodes (0: until Esc)
     auto_next: bool = False  # start the next episode when the task reports done (scripted runs)
     joint_step: float = 0.05  # keyboard: rad per key press
+    gamepad: GamepadConfig = field(default_factory=GamepadConfig)  # gamepad: index, deadzone, axis/button map
 
     def check(self) -> None:
         super().check()
@@ -70,7 +72,11 @@ class TeleopNode(Node):
 
     def setup(self) -> None:
         self.features = self.backend.call("features", timeout=2.0, retries=5)
-        self.source = self._make_source()
+        try:
+            self.source = self._make_source()
+        except DeviceError as exc:
+            self.log.error("%s", exc)
+            raise SystemExit(2) from None
         self._new_episode(self.seed)
 
     def _make_source(self) -> TeleopSource:
@@ -79,6 +85,9 @@ class TeleopNode(Node):
             from agent.teleop.keyboard import KeyboardSource
 
             return KeyboardSource(cfg.tty, feats["action"]["base_vel"]["high"], cfg.joint_step)
+        if cfg.device == "gamepad":
+            arm = feats["action"]["arm_targets"]
+            return GamepadSource(cfg.gamepad, feats["action"]["base_vel"]["high"], arm["low"], arm["high"])
         if cfg.device == "script":
             from agent.teleop.scripted import ExpertSource
 
@@ -171,7 +180,7 @@ class TeleopNode(Node):
             return
         safety = RpcClient(self.cfg.safety_rpc)
         try:
-            safety.call("estop", {"reason": "teleop e-stop key"}, timeout=0.5, retries=1)
+            safety.call("estop", {"reason": f"teleop e-stop ({self.cfg.device})"}, timeout=0.5, retries=1)
         except (RpcError, RpcTimeout) as exc:
             self.log.error("safety e-stop call failed: %s", exc)
         finally:

@@ -17,6 +17,10 @@ QUIT = "quit"  # stop teleop (the graph shuts down)
 EVENTS = (NEXT, RERECORD, ESTOP, QUIT)
 
 
+class DeviceError(RuntimeError):
+    """A teleop device cannot be used (missing, unplugged, a package not installed); says what to do."""
+
+
 @dataclass
 class Motion:
     """What a device asks for this tick; arm None holds the arm, gripper None keeps it."""
