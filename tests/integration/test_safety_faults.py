@@ -1,8 +1,8 @@
-"""Fault injection with real processes: sim (realtime) + command source + upstream + safety.
+"""Fault injection with real processes: sim (realtime) + command source + perception + safety.
 
 Every fault must leave the simulated robot stopped within 150 ms of sim time, read from the
-sim node's per-step log. The upstream is a fixture node (tests/fixtures/safety_upstream.py):
-agent/perception has no node yet.
+sim node's per-step log. Perception is the real node (a tiny trained checkpoint) encoding the
+sim's camera; safety requires its heartbeats.
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ STOP_WITHIN_S = 0.15
 BASE_TOL, ARM_TOL = 0.005, 0.02  # m/s (rad/s for yaw), rad/s
 
 
-def graph(tmp: Path) -> Path:
+def graph(tmp: Path, encoder: Path) -> Path:
     path = tmp / "graph.yaml"
     path.write_text(f"""name: safety_faults
 run_dir: {tmp}/run
@@ -51,24 +51,27 @@ nodes:
       command_ttl_s: 0.06
       estop_file: {tmp}/estop.json
       event_log: {tmp}/events.jsonl
-      watchdog: {{cmd_timeout_s: 0.05, obs_timeout_s: 0.1, peer_timeout_s: 0.05, require_peers: [upstream]}}
+      watchdog: {{cmd_timeout_s: 0.05, obs_timeout_s: 0.1, peer_timeout_s: 0.05, require_peers: [perception]}}
   - name: source
     module: tests.fixtures.safety_source
     publishes: [cmd.proposed]
     rpc: auto
     required: false
-  - name: upstream
-    module: tests.fixtures.safety_upstream
+  - name: perception
+    module: agent.perception.node
     publishes: [latent]
+    subscribes: [obs]
+    rpc: auto
     required: false
-    params: {{heartbeat_hz: 50.0}}
+    after: [sim]
+    params: {{heartbeat_hz: 50.0, checkpoint: {encoder}/run/checkpoint.pt, model: {encoder}/model.yaml}}
 """)
     return path
 
 
 @pytest.fixture
-def run(tmp_path: Path) -> Iterator[LaunchRun]:
-    r = LaunchRun(graph(tmp_path))
+def run(tmp_path: Path, run_dir: Path) -> Iterator[LaunchRun]:
+    r = LaunchRun(graph(tmp_path, run_dir))
     yield r
     pids = list(r.pids().values())
     for pid in pids:
@@ -115,8 +118,8 @@ def fault_time(tmp: Path) -> float:
     [
         ("source", signal.SIGKILL),
         ("source", signal.SIGSTOP),
-        ("upstream", signal.SIGKILL),
-        ("upstream", signal.SIGSTOP),
+        ("perception", signal.SIGKILL),
+        ("perception", signal.SIGSTOP),
         ("safety", signal.SIGKILL),
         ("safety", signal.SIGSTOP),
     ],
