@@ -29,14 +29,15 @@ sys.path.insert(0, str(REPO))
 
 from agent.runtime.bus import Publisher, RpcClient, RpcTimeout, Subscriber  # noqa: E402
 from agent.runtime.messages import Command  # noqa: E402
-from sim.cameras import look_matrices, render  # noqa: E402
+from sim.cameras import look_matrices, render, setup_renderer  # noqa: E402
 from sim.robot_config import load_robot_config  # noqa: E402
 from sim.world import SimWorld  # noqa: E402
 
 
-def raw_rates(task: str, steps: int, render_on: bool) -> float:
+def raw_rates(task: str, steps: int, render_on: bool, renderer: str = "tiny") -> float:
     """Control steps/s of a bare PyBullet loop over the same scene."""
     world = SimWorld(render=False)
+    engine = setup_renderer(world.client, renderer)
     world.reset(task, seed=0)
     rob = world.robot_state
     assert rob is not None
@@ -51,13 +52,14 @@ def raw_rates(task: str, steps: int, render_on: bool) -> float:
                 spec = world.robot.cameras[cam]
                 pos, orn = rob.link_frame(rob.link_index[spec.link])
                 view, proj = look_matrices(pos, orn, spec, world.image_size)
-                render(world.client, view, proj, world.image_size, world.layout.light, spec.near, spec.far, False)
+                render(world.client, view, proj, world.image_size, world.layout.light, spec.near, spec.far, False,
+                       engine)  # fmt: skip
     rate = steps / (time.perf_counter() - start)
     world.close()
     return rate
 
 
-def node_rate(task: str, steps: int, render_on: bool) -> float:
+def node_rate(task: str, steps: int, render_on: bool, renderer: str = "tiny") -> float:
     """Control steps/s of the sim node in lock-step, fed by a client that keeps commands queued."""
     tmp = Path(tempfile.mkdtemp(prefix="amibot-simbench-"))
     feed = f"ipc://{tmp}/cmd.sock"
@@ -70,6 +72,7 @@ def node_rate(task: str, steps: int, render_on: bool) -> float:
         "seed": 0,
         "mode": "lockstep",
         "render": render_on,
+        "renderer": renderer,
         "lockstep_wait_s": 5.0,
         "log_level": "WARNING",
     }
@@ -121,12 +124,12 @@ def node_rate(task: str, steps: int, render_on: bool) -> float:
     return rate
 
 
-def median_rates(task: str, steps: int, render_on: bool, rounds: int) -> tuple[float, float]:
+def median_rates(task: str, steps: int, render_on: bool, rounds: int, renderer: str = "tiny") -> tuple[float, float]:
     """Median control steps/s of the node and of raw pybullet, measured alternately (the machine drifts)."""
     node, raw = [], []
     for _ in range(rounds):
-        raw.append(raw_rates(task, steps, render_on))
-        node.append(node_rate(task, steps, render_on))
+        raw.append(raw_rates(task, steps, render_on, renderer))
+        node.append(node_rate(task, steps, render_on, renderer))
     return float(np.median(node)), float(np.median(raw))
 
 
@@ -135,6 +138,7 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=300, help="control steps per measurement")
     parser.add_argument("--rounds", type=int, default=3, help="alternating measurements per side (median)")
     parser.add_argument("--task", default="navigate")
+    parser.add_argument("--renderer", default="tiny", choices=["tiny", "egl"], help="both sides render with it")
     args = parser.parse_args()
     substeps = 24
     rows = ["| measure | sim node | raw pybullet | ratio | target |", "|---|---|---|---|---|"]
@@ -143,9 +147,9 @@ def main() -> None:
         f"| physics steps/s (render off) | {node_phys * substeps:.0f} | {raw_phys * substeps:.0f} | "
         f"{node_phys / raw_phys:.2f}x | >= 0.9x |"
     )
-    node_render, raw_render = median_rates(args.task, args.steps, True, args.rounds)
+    node_render, raw_render = median_rates(args.task, args.steps, True, args.rounds, args.renderer)
     rows.append(
-        f"| rendered frames/s (2 cameras, 64x64) | {node_render * 2:.0f} | {raw_render * 2:.0f} | "
+        f"| rendered frames/s (2 cameras, 64x64, {args.renderer}) | {node_render * 2:.0f} | {raw_render * 2:.0f} | "
         f"{node_render / raw_render:.2f}x | >= 0.8x |"
     )
     print("\n".join(rows))

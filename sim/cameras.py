@@ -1,11 +1,36 @@
-"""Link-mounted pinhole cameras rendered headless with pybullet's tiny renderer."""
+"""Link-mounted pinhole cameras rendered headless: pybullet's TinyRenderer (CPU) or EGL (OpenGL
+without a display: the GPU's driver, or Mesa's llvmpipe on a CPU-only machine)."""
 
 from __future__ import annotations
+
+import logging
+import pkgutil
 
 import numpy as np
 import pybullet as p
 
 from sim.robot_config import CameraSpec
+
+log = logging.getLogger("amibot.sim.cameras")
+RENDERERS = ("tiny", "egl", "auto")  # auto: EGL where it loads, else tiny
+
+
+def setup_renderer(client: int, name: str) -> int:
+    """The getCameraImage renderer for `name` in this client; loads pybullet's EGL plugin for 'egl'
+    (RuntimeError if it cannot) and 'auto' (falls back to TinyRenderer with a warning)."""
+    if name not in RENDERERS:
+        raise ValueError(f"renderer {name!r}: expected one of {RENDERERS}")
+    if name == "tiny":
+        return p.ER_TINY_RENDERER
+    loader = pkgutil.get_loader("eglRenderer")
+    plugin = p.loadPlugin(loader.get_filename(), "_eglRendererPlugin", physicsClientId=client) if loader else -1
+    if plugin >= 0:
+        return p.ER_BULLET_HARDWARE_OPENGL
+    why = "pybullet has no eglRenderer module" if loader is None else "the EGL plugin did not load (no libEGL?)"
+    if name == "egl":
+        raise RuntimeError(f"renderer 'egl': {why}; use renderer 'tiny' or 'auto'")
+    log.warning("renderer 'auto': %s; rendering with TinyRenderer", why)
+    return p.ER_TINY_RENDERER
 
 
 def look_matrices(
@@ -30,8 +55,9 @@ def render(
     near: float,
     far: float,
     depth: bool = False,
+    renderer: int = p.ER_TINY_RENDERER,
 ) -> tuple[np.ndarray, np.ndarray | None]:
-    """RGB (H, W, 3) uint8 and optional metric depth (H, W) float32."""
+    """RGB (H, W, 3) uint8 and optional metric depth (H, W) float32 (renderer: from setup_renderer)."""
     h, w = size
     flags = p.ER_NO_SEGMENTATION_MASK
     _, _, rgba, zbuf, _ = p.getCameraImage(
@@ -39,7 +65,7 @@ def render(
         h,
         view,
         proj,
-        renderer=p.ER_TINY_RENDERER,
+        renderer=renderer,
         flags=flags,
         lightDirection=light.get("direction", [0.3, 0.3, 1.0]),
         lightColor=light.get("color", [1.0, 1.0, 1.0]),

@@ -29,6 +29,7 @@ class SimNodeConfig(NodeConfig):
     control_hz: float = 10.0
     physics_hz: float = 240.0
     render: bool = True  # False: blank images (physics-only benchmarks and data without cameras)
+    renderer: Literal["tiny", "egl", "auto"] = "tiny"  # egl: OpenGL headless (GPU or Mesa); auto: egl, else tiny
     mode: Literal["realtime", "lockstep"] = "realtime"
     command_topic: str = "cmd.safe"  # the only topic commands are accepted from
     accept_sources: list[str] = field(default_factory=list)  # Command.source allow-list; empty = any
@@ -80,6 +81,7 @@ class SimNode(Node):
             control_hz=self.cfg.control_hz,
             physics_hz=self.cfg.physics_hz,
             render=self.cfg.render,
+            renderer=self.cfg.renderer,
         )
         if self.cfg.log_path:
             Path(self.cfg.log_path).parent.mkdir(parents=True, exist_ok=True)

@@ -34,10 +34,12 @@ class Robot:
         self.arm_root_id = self.joint_index["arm_mount_fixed"]
         self.max_vel = np.array(cfg.base.max_vel)
         self.max_acc = np.array(cfg.base.max_acc)
-        self.base_cmd = np.zeros(3)  # commanded robot-frame velocity
+        self._base_cmd = np.zeros(3)  # commanded robot-frame velocity (see base_cmd)
         self.base_ref = np.zeros(3)  # acceleration-limited reference actually sent to the motors
         self._sent: list[float] | None = None  # last robot-frame reference sent to the motors
+        self._settled = False  # the reference equals base_cmd and was sent: drive() has nothing to do
         self.arm_target = np.array(cfg.arm.stow, dtype=float)
+        self._arm_sent = False  # arm_target not yet sent to the motors
         self.gripper_target = 1.0
         self.grasp: tuple[str, int] | None = None  # (object name, constraint id)
         for j, q in zip(self.base_ids, pose, strict=True):
@@ -55,9 +57,25 @@ class Robot:
         return self.joint_index[name]
 
     # --- actuation -------------------------------------------------------------------------
+    @property
+    def base_cmd(self) -> np.ndarray:
+        """Commanded robot-frame base velocity (vx, vy, wz); drive() ramps the motors towards it."""
+        return self._base_cmd
+
+    @base_cmd.setter
+    def base_cmd(self, vel: np.ndarray) -> None:
+        self._base_cmd = np.array(vel, dtype=float)
+        self._settled = False
+
     def set_arm(self, targets: np.ndarray) -> None:
-        """Position targets for the arm motors (max velocity and force from the config)."""
-        self.arm_target = np.asarray(targets, dtype=float).copy()
+        """Position targets for the arm motors (max velocity and force from the config).
+
+        Unchanged targets send nothing: the motors already hold them (a hot path at the control rate)."""
+        targets = np.asarray(targets, dtype=float)
+        if self._arm_sent and np.array_equal(targets, self.arm_target):
+            return
+        self.arm_target = targets.copy()
+        self._arm_sent = True
         for j, q, spec in zip(self.arm_ids, self.arm_target, self.cfg.arm.joints, strict=True):
             p.setJointMotorControl2(
                 self.body,
@@ -71,6 +89,8 @@ class Robot:
 
     def set_gripper(self, opening: float, reset: bool = False) -> None:
         """Opening 0..1 -> finger position targets; `reset` also snaps the fingers there."""
+        if not reset and float(opening) == self.gripper_target:
+            return  # the finger motors already hold this target
         self.gripper_target = float(opening)
         g = self.cfg.gripper
         for j, lo, hi in zip(self.finger_ids, g.closed, g.open, strict=True):
@@ -92,13 +112,16 @@ class Robot:
 
         Scalar math on purpose: this runs at the physics rate, where numpy's per-call cost dominates.
         """
+        if self._settled:
+            return  # reference reached the command, not turning: the sent world-frame target holds
         ref = self.base_ref.tolist()
-        for i, (target, acc) in enumerate(zip(self.base_cmd.tolist(), self.max_acc.tolist(), strict=True)):
+        for i, (target, acc) in enumerate(zip(self._base_cmd.tolist(), self.max_acc.tolist(), strict=True)):
             step = acc * dt
             ref[i] += min(max(target - ref[i], -step), step)
         self.base_ref[:] = ref
         vx, vy, wz = ref
         if ref == self._sent and wz == 0.0:  # same reference, no turning: the world-frame target holds
+            self._settled = ref == self._base_cmd.tolist()  # until the next base_cmd
             return
         self._sent = ref
         yaw = p.getJointState(self.body, self.base_ids[2], physicsClientId=self.client)[0]

@@ -7,7 +7,7 @@ from typing import Any
 import numpy as np
 import pybullet as p
 
-from sim.cameras import look_matrices, render
+from sim.cameras import look_matrices, render, setup_renderer
 from sim.layout import Layout, generate_layout, load_scene_config
 from sim.nav import OccupancyGrid
 from sim.robot import Robot
@@ -32,6 +32,7 @@ class SimWorld:
         depth: bool = False,
         gui: bool = False,
         scene: str = "apartment",
+        renderer: str = "tiny",
     ) -> None:
         self.robot = robot if isinstance(robot, RobotConfig) else load_robot_config(robot)
         self.image_size = tuple(image_size)
@@ -41,6 +42,7 @@ class SimWorld:
         self.scene_name = scene
         self.scene_cfg = load_scene_config(scene)
         self.client = p.connect(p.GUI if gui else p.DIRECT)
+        self.renderer = setup_renderer(self.client, renderer) if render and not gui else p.ER_TINY_RENDERER
         self.layout: Layout | None = None
         self.grid: OccupancyGrid | None = None
         self.scene: SceneHandles | None = None
@@ -194,7 +196,7 @@ class SimWorld:
             "gripper": float(np.clip(grip, 0.0, 1.0)),
         }
         rob = self._rob()
-        rob.base_cmd = applied["base_vel"].copy()
+        rob.base_cmd = applied["base_vel"]
         rob.set_arm(applied["arm_targets"])
         rob.set_gripper(applied["gripper"])
         return applied
@@ -253,6 +255,7 @@ class SimWorld:
             spec.near,
             spec.far,
             self.depth,
+            self.renderer,
         )
 
     @property
