@@ -12,7 +12,8 @@ from agent.teleop.source import Motion
 
 
 class LeaderArm(Protocol):
-    """A leader arm driver (hardware/ provides the Feetech/Dynamixel ones)."""
+    """A leader arm driver (hardware/feetech/leader.py provides the Feetech one). A driver whose arm
+    has a gripper joint may also set `gripper_range = (closed, open)` [rad] to drive the gripper."""
 
     def read_joint_positions(self) -> np.ndarray:
         """Joint positions [rad]: the arm joints, then the gripper joint if it has one."""
@@ -32,7 +33,8 @@ class LeaderArmSource:
         self.lower, self.upper = np.asarray(lower), np.asarray(upper)
         self.sign = np.asarray(sign if sign is not None else np.ones(n))
         self.offset = np.asarray(offset if offset is not None else np.zeros(n))
-        self.gripper_range = gripper_range  # leader gripper joint (closed, open) [rad]
+        # leader gripper joint (closed, open) [rad]; by default what the driver declares, if anything
+        self.gripper_range = gripper_range if gripper_range is not None else getattr(leader, "gripper_range", None)
 
     def poll(self, obs: Observation | None) -> tuple[Motion | None, list[str]]:
         q = np.asarray(self.leader.read_joint_positions(), dtype=np.float64)

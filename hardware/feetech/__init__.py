@@ -1,0 +1,1 @@
+"""Feetech STS/SMS serial-bus servos: control table, bus driver, calibration, emulator, leader arm."""

@@ -1,0 +1,235 @@
+"""The hardware backend as a real process on the emulated STS3215 bus (real SDK, real pty, real ZeroMQ)."""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import numpy as np
+import pytest
+import zmq
+
+from agent.runtime.bus import RpcClient, Subscriber, context
+from agent.runtime.codec import encode
+from agent.runtime.messages import Command, Observation
+from agent.safety.scene_sync import SceneFollower
+from hardware.config import resolve
+from hardware.feetech import table as T
+from hardware.feetech.calibration import load_calibration
+from hardware.feetech.emulator import EmulatedBus, servos_from_args
+from tests.integration.procs import REPO, wait_ready
+
+FOLLOWER = resolve("configs/hardware/calibration/so101_follower.yaml")
+WHEELS = (7, 8, 9)
+ARM = (1, 2, 3, 4, 5, 6)
+
+
+class RobotProc:
+    """An emulated bus in this process and a hardware node process driving it; commands come from our PUB."""
+
+    def __init__(self, tmp: Path, **params: object) -> None:
+        import subprocess
+
+        self.emu = EmulatedBus(servos_from_args(str(FOLLOWER), list(WHEELS), 0.0)).start()
+        self.feed = f"ipc://{tmp}/feed.sock"
+        cameras = {"head": {"source": "test_pattern"}, "wrist": {"source": "test_pattern"}}
+        cfg = {"publish": f"ipc://{tmp}/robot.pub", "rpc": f"ipc://{tmp}/robot.rpc", "inputs": {"cmd.safe": self.feed},
+               "bus": {"port": self.emu.path, "latency_ms": 40.0}, "accept_sources": ["test"], "control_hz": 20.0,
+               "cameras": cameras, **params}  # fmt: skip
+        self.pub = context().socket(zmq.PUB)
+        self.pub.linger = 0
+        self.pub.bind(self.feed)
+        base = REPO / "configs/hardware/mobile_so101.yaml"
+        self.proc = subprocess.Popen([sys.executable, "-m", "hardware.node", "--config", str(base),
+                                      *sum((["--set", f"{k}={json.dumps(v)}"] for k, v in cfg.items()), [])],
+                                     cwd=REPO)  # fmt: skip
+        self.rpc = RpcClient(f"ipc://{tmp}/robot.rpc")
+        self.obs = Subscriber([f"ipc://{tmp}/robot.pub"], ["obs"], latest=["obs"])
+        self.seq = 0
+        try:
+            wait_ready(self.proc, self.rpc, timeout=30)
+        except BaseException:
+            self.close(check=False)
+            raise
+
+    def send(self, msg: Command | list[bytes], validate: bool = True) -> None:
+        frames = msg if isinstance(msg, list) else encode("cmd.safe", msg, validate=validate)
+        self.pub.send_multipart(frames)
+
+    def command(self, vx: float = 0.0, arm: list[float] | None = None, gripper: float = 1.0, **kw: object) -> Command:
+        self.seq += 1
+        args: dict[str, object] = dict(base_vel=np.array([vx, 0.0, 0.0]), arm=np.array(arm or [0.0] * 5),
+                                       gripper=gripper, valid_until=time.monotonic() + 0.3, source="test",
+                                       seq=self.seq)  # fmt: skip
+        args.update(kw)
+        return Command(**args)  # type: ignore[arg-type]
+
+    def newest_obs(self, timeout: float = 5.0) -> Observation:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            self.obs.sock.poll(100)
+            got = [m for t, m in self.obs.drain() if t == "obs"]
+            if got:
+                return got[-1]  # type: ignore[return-value]
+        raise AssertionError("no observation")
+
+    def register(self, servo_id: int, reg: tuple[int, int]) -> int:
+        with self.emu.lock:
+            return self.emu.servos[servo_id].get(reg)
+
+    def wheel_goals(self) -> list[int]:
+        return [T.decode_signed(self.register(i, T.GOAL_SPEED), 15) for i in WHEELS]
+
+    def wheel_speeds(self) -> list[float]:
+        with self.emu.lock:
+            return [self.emu.servos[i].vel for i in WHEELS]
+
+    def stream(self, seconds: float, make: Callable[[], Command | list[bytes]], validate: bool = True) -> None:
+        end = time.monotonic() + seconds
+        while time.monotonic() < end:
+            self.send(make(), validate)
+            time.sleep(0.05)
+
+    def close(self, check: bool = True) -> int | None:
+        self.rpc.close()
+        self.obs.close()
+        self.proc.terminate()
+        try:
+            rc = self.proc.wait(timeout=10)
+        except BaseException:
+            self.proc.kill()
+            self.proc.wait()
+            raise
+        finally:
+            self.pub.close()
+        if check:
+            assert rc == 0
+        return rc
+
+
+@pytest.fixture
+def robot(tmp_path: Path) -> Iterator[RobotProc]:
+    proc = RobotProc(tmp_path)
+    try:
+        yield proc
+    finally:
+        proc.close(check=False)
+        proc.emu.stop()
+
+
+def until(cond: Callable[[], bool], timeout: float = 5.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not cond():
+        assert time.monotonic() < deadline, "condition not reached"
+        time.sleep(0.02)
+
+
+def test_observations_features_scene_and_reset(robot: RobotProc) -> None:
+    obs = robot.newest_obs()
+    assert obs.head.shape == (64, 64, 3) and obs.wrist is not None and obs.wrist.shape == (64, 64, 3)
+    assert obs.arm.shape == (5,) and np.allclose(obs.arm, 0.0, atol=0.01) and obs.episode == 1
+    features = robot.rpc.call("features")
+    assert features["observation"]["arm"]["names"][0] == "shoulder_pan" and features["control_hz"] == 20.0
+    follower = SceneFollower(robot.rpc.endpoint)
+    try:
+        with pytest.raises(KeyError):  # safety following this backend's scene fails closed
+            follower.query(time.monotonic())
+    finally:
+        follower.close()
+    assert robot.rpc.call("reset", {"task": "fetch", "seed": 3})["episode"] == 2
+    until(lambda: robot.newest_obs().episode == 2)
+    assert all(robot.register(i, T.TORQUE_ENABLE) == 1 for i in ARM + WHEELS)
+
+
+def test_arm_follows_targets_and_odometry_integrates_wheel_speeds(robot: RobotProc) -> None:
+    target = [0.5, -0.4, 0.6, 0.3, -1.0]
+    robot.stream(1.5, lambda: robot.command(vx=0.2, arm=target, gripper=0.25))
+    obs = robot.newest_obs()
+    assert np.allclose(obs.arm, target, atol=0.01), obs.arm
+    assert obs.gripper == pytest.approx(0.25, abs=0.01)
+    assert obs.base_vel[0] == pytest.approx(0.2, abs=0.01) and abs(obs.base_vel[1]) < 0.01
+    assert 0.15 < obs.base_pose[0] < 0.35 and abs(obs.base_pose[1]) < 0.02, obs.base_pose
+    cal = load_calibration(FOLLOWER)
+    assert robot.register(1, T.GOAL_POSITION) == cal.joints[0].to_ticks(0.5)
+    assert robot.register(1, T.MODE) == T.MODE_POSITION and robot.register(7, T.MODE) == T.MODE_WHEEL
+
+
+def test_deadman_stops_the_wheels_and_the_arm_holds(robot: RobotProc) -> None:
+    robot.stream(0.8, lambda: robot.command(vx=0.3, arm=[0.4, 0, 0, 0, 0]))
+    assert min(abs(g) for g in robot.wheel_goals()) > 500, robot.wheel_goals()
+    t_last = time.monotonic()
+    until(lambda: robot.wheel_goals() == [0, 0, 0], timeout=2.0)
+    stopped_after = time.monotonic() - t_last
+    assert stopped_after < 0.25 + 2 / 20.0 + 0.15, stopped_after  # deadman_s + two control periods + slack
+    until(lambda: max(abs(v) for v in robot.wheel_speeds()) < 1.0, timeout=2.0)
+    hold = robot.register(1, T.GOAL_POSITION)
+    assert abs(hold - load_calibration(FOLLOWER).joints[0].to_ticks(0.4)) <= 3  # holds where the arm is
+    time.sleep(0.3)
+    assert robot.register(1, T.GOAL_POSITION) == hold and robot.register(1, T.TORQUE_ENABLE) == 1
+    assert robot.rpc.call("stats")["counters"]["deadman_stops"] >= 1
+
+
+def test_bad_commands_are_rejected_counted_and_move_nothing(robot: RobotProc) -> None:
+    goals = [robot.register(i, T.GOAL_POSITION) for i in ARM]
+    robot.send(robot.command(vx=float("nan")), validate=False)  # codec: nonfinite
+    robot.send(robot.command(arm=[2.5, 0, 0, 0, 0]))  # beyond shoulder_pan's 1.92 rad
+    robot.send(robot.command(vx=1.0))  # beyond the base's 0.4 m/s
+    robot.send(robot.command(arm=[0.1] * 7))  # wrong number of joints
+    robot.send(robot.command(vx=0.1, source="teleop"))  # not from the allowed source
+    robot.send(robot.command(vx=0.1, valid_until=time.monotonic() - 1.0))  # expired
+    frames = encode("cmd.safe", robot.command())
+    robot.send([frames[0], b"\x00garbage", *frames[2:]])  # codec: bad header
+    until(lambda: sum(robot.rpc.call("stats")["counters"].get(f"rejected_{r}", 0)
+                      for r in ("range", "shape", "source", "expired")) >= 5)  # fmt: skip
+    stats = robot.rpc.call("stats")
+    c = stats["counters"]
+    assert stats["rejected"].get("nonfinite") == 1 and stats["rejected"].get("bad_header") == 1
+    assert (c.get("rejected_range"), c.get("rejected_shape"), c.get("rejected_source"), c.get("rejected_expired")) == (
+        2, 1, 1, 1)  # fmt: skip
+    time.sleep(0.3)
+    assert robot.wheel_goals() == [0, 0, 0] and max(abs(v) for v in robot.wheel_speeds()) < 1.0
+    assert [robot.register(i, T.GOAL_POSITION) for i in ARM] == goals
+    assert "commanded_ticks" not in robot.rpc.call("stats")["counters"]
+
+
+def test_stop_rpc_and_a_silent_servo(robot: RobotProc) -> None:
+    robot.stream(0.5, lambda: robot.command(vx=0.2))
+    assert robot.rpc.call("stop") == {"stopped": True}
+    assert robot.wheel_goals() == [0, 0, 0]
+    robot.emu.servos[3].faults.silent = True
+    until(lambda: robot.rpc.call("stats")["counters"].get("bus_error.no_reply", 0) >= 1)
+    robot.obs.drain()  # what was published before the fault
+    time.sleep(0.5)
+    assert not [m for t, m in robot.obs.drain() if t == "obs"], "observations published with a servo missing"
+    assert robot.wheel_goals() == [0, 0, 0]
+    robot.emu.servos[3].faults.silent = False
+    robot.newest_obs()  # back once the servo answers
+
+
+def test_teardown_can_release_the_arm(tmp_path: Path) -> None:
+    proc = RobotProc(tmp_path, release_torque_on_stop=True)
+    try:
+        proc.stream(0.5, lambda: proc.command(vx=0.2))
+        assert proc.close() == 0
+        time.sleep(0.05)
+        assert proc.wheel_goals() == [0, 0, 0]
+        assert all(proc.register(i, T.TORQUE_ENABLE) == 0 for i in ARM)
+    finally:
+        proc.emu.stop()
+
+
+def test_a_missing_port_or_camera_ends_the_node_with_a_named_error(tmp_path: Path) -> None:
+    import subprocess
+
+    wiring = ["--set", f"publish=ipc://{tmp_path}/r.pub", "--set", f"inputs={{cmd.safe: 'ipc://{tmp_path}/f'}}"]
+    base = ["-m", "hardware.node", "--config", str(REPO / "configs/hardware/mobile_so101.yaml"), *wiring]
+    run = subprocess.run([sys.executable, *base, "--set", "bus.port=/dev/ttyNOPE3"], cwd=REPO, capture_output=True,
+                         text=True, timeout=30)  # fmt: skip
+    assert run.returncode == 2 and "serial port /dev/ttyNOPE3 does not exist" in run.stderr, run.stderr
+    cams = ["--set", "cameras.head.source=test_pattern", "--set", "cameras.wrist.device=/dev/video98"]
+    run = subprocess.run([sys.executable, *base, "--set", "emulate=true", *cams], cwd=REPO, capture_output=True,
+                         text=True, timeout=30)  # fmt: skip
+    assert run.returncode == 2 and "camera 'wrist': cannot open '/dev/video98'" in run.stderr, run.stderr

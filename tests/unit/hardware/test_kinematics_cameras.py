@@ -1,0 +1,84 @@
+"""Omniwheel kinematics and odometry, camera sources, and the declared features (same as the sim's)."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from hardware.cameras import CameraConfig, CameraError, PatternCamera, open_camera
+from hardware.features import robot_features
+from hardware.kinematics import OmniKinematics, integrate
+from sim.robot_config import load_robot_config
+
+
+def test_wheel_speeds_and_twist_are_inverse() -> None:
+    kin = OmniKinematics([90.0, 210.0, 330.0], 0.125, 0.05)
+    rng = np.random.default_rng(0)
+    for twist in rng.uniform(-1, 1, size=(20, 3)):
+        assert np.allclose(kin.twist(kin.wheel_speeds(twist)), twist)
+    spin = kin.wheel_speeds([0.0, 0.0, 1.0])
+    assert np.allclose(spin, 0.125 / 0.05)  # pure rotation: every wheel the same way
+    fwd = kin.wheel_speeds([0.2, 0.0, 0.0])
+    assert fwd[0] == pytest.approx(-4.0) and fwd[1] == pytest.approx(2.0) and fwd[2] == pytest.approx(2.0)
+    with pytest.raises(ValueError, match="cannot move in every direction"):
+        OmniKinematics([0.0, 0.0, 180.0], 0.125, 0.05)
+
+
+def test_odometry_integrates_lines_and_arcs() -> None:
+    pose = np.zeros(3)
+    for _ in range(10):
+        pose = integrate(pose, np.array([0.2, 0.0, 0.0]), 0.1)
+    assert np.allclose(pose, [0.2, 0.0, 0.0])
+    pose = np.zeros(3)
+    for _ in range(100):  # a quarter circle at 1 m/s, turning pi/2 rad/s
+        pose = integrate(pose, np.array([1.0, 0.0, math.pi / 2]), 0.01)
+    radius = 1.0 / (math.pi / 2)
+    assert np.allclose(pose, [radius, radius, math.pi / 2], atol=1e-3)
+
+
+def test_test_pattern_changes_every_frame() -> None:
+    cam = PatternCamera("head", (48, 64))
+    a, b = cam.read(), cam.read()
+    assert a.shape == (48, 64, 3) and a.dtype == np.uint8 and not np.array_equal(a, b)
+
+
+def test_opencv_camera_reads_a_video_file_and_names_a_missing_one(tmp_path: Path) -> None:
+    path = tmp_path / "clip.avi"
+    out = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), 10, (80, 60))
+    assert out.isOpened()
+    for i in range(5):
+        frame = np.zeros((60, 80, 3), np.uint8)
+        frame[..., 2] = 200  # red in BGR
+        frame[:, : 10 * (i + 1)] = 0
+        out.write(frame)
+    out.release()
+    cam = open_camera("wrist", CameraConfig(source="opencv", device=str(path)), (32, 32))
+    img = cam.read()
+    cam.close()
+    assert img.shape == (32, 32, 3) and img[..., 0].mean() > 100 > img[..., 2].mean()  # converted to RGB
+    with pytest.raises(CameraError, match=r"camera 'head': cannot open '/dev/video97'"):
+        open_camera("head", CameraConfig(source="opencv", device="/dev/video97"), (32, 32))
+
+
+def _plain(x: object) -> object:
+    """Tuples as lists, as they arrive over the RPC."""
+    if isinstance(x, dict):
+        return {k: _plain(v) for k, v in x.items()}
+    if isinstance(x, list | tuple):
+        return [_plain(v) for v in x]
+    return x
+
+
+def test_features_match_the_sim_backend() -> None:
+    from sim.world import SimWorld
+
+    world = SimWorld("mobile_so101", image_size=(64, 64), control_hz=10.0, render=False)
+    try:
+        sim = world.features
+    finally:
+        world.close()
+    assert _plain(robot_features(load_robot_config("mobile_so101"), (64, 64), 10.0)) == _plain(sim)
