@@ -2,7 +2,8 @@
 
 Both run as real processes on ipc; this script proposes one command at a time and times the
 round trip to the output topic, relay and safety interleaved command by command. Prints p50/p99 for
-each and the safety-minus-relay difference per round, and the median over rounds.
+each and the safety-minus-relay difference per round, and the median over rounds; then the same from
+inside the nodes (their `stats` handler times), which leaves out the scheduler's wake-up noise.
 """
 
 from __future__ import annotations
@@ -113,6 +114,7 @@ def main() -> int:
         time.sleep(0.5)  # subscriptions live
         rounds = [measure(paths, obs, N) for _ in range(ROUNDS)]
         stats = RpcClient(safety_cfg["rpc"]).call("stats")
+        relay_stats = RpcClient(relay_cfg["rpc"]).call("stats")
         print("| round | relay p50 / p99 (ms) | safety p50 / p99 (ms) | added p50 | added p99 |")
         print("|---|---|---|---|---|")
         added: dict[int, list[float]] = {50: [], 99: []}
@@ -124,6 +126,12 @@ def main() -> int:
                   f"{q['safety'][1]:.3f} | {added[50][-1]:.3f} | {added[99][-1]:.3f} |")  # fmt: skip
         print(f"\nadded by the safety node, median of {ROUNDS} interleaved rounds of {N} commands each: "
               f"p50 {np.median(added[50]):.3f} ms, p99 {np.median(added[99]):.3f} ms (target p99 <= 1 ms)")  # fmt: skip
+        inside = {"relay": relay_stats["handler_ms"]["cmd.proposed"], "safety": stats["handler_ms"]["cmd.proposed"]}
+        print(f"inside the node (decoded command in -> output published, last {inside['safety']['n']} commands): "
+              f"relay p50 {inside['relay']['p50']:.3f} / p99 {inside['relay']['p99']:.3f} ms, safety p50 "
+              f"{inside['safety']['p50']:.3f} / p99 {inside['safety']['p99']:.3f} ms; added p50 "
+              f"{inside['safety']['p50'] - inside['relay']['p50']:.3f} ms, p99 "
+              f"{inside['safety']['p99'] - inside['relay']['p99']:.3f} ms")  # fmt: skip
         print(
             f"safety counters: passed={stats['counters'].get('passed', 0)} "
             f"stopped={stats['counters'].get('stopped', 0)}"

@@ -10,7 +10,7 @@ import signal
 import sys
 import threading
 import time
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,6 +25,7 @@ from agent.runtime.schema import Message
 from agent.runtime.security import CurveClient, CurveServer
 
 PEER_TIMEOUT_S = 0.5  # a peer whose heartbeat is older than this is considered dead
+HANDLER_SAMPLES = 1000  # recent handler durations kept per topic for stats()
 
 
 @dataclass
@@ -83,6 +84,7 @@ class Node:
         self._stop = threading.Event()
         self._started = time.monotonic()
         self._handlers: dict[str, Callable[[Message], None]] = {}
+        self._handler_s: dict[str, deque[float]] = {}  # topic -> recent handler durations [s], bounded
         self._timers: list[_Timer] = []
         self.pub = Publisher(config.publish, curve=self._curve_server(), max_bytes=config.max_msg_bytes)
         self.sub: Subscriber | None = None
@@ -149,7 +151,12 @@ class Node:
         rejected = dict(self.sub.rejects.by_reason) if self.sub else {}
         if self.rpc:
             rejected.update({f"rpc.{k}": v for k, v in self.rpc.rejects.by_reason.items()})
-        return {"node": self.config.name, "counters": dict(self.counters), "rejected": rejected}
+        return {
+            "node": self.config.name,
+            "counters": dict(self.counters),
+            "rejected": rejected,
+            "handler_ms": {topic: _percentiles_ms(t) for topic, t in self._handler_s.items() if t},
+        }
 
     @property
     def rejected_total(self) -> int:
@@ -198,8 +205,13 @@ class Node:
         handler = self._handlers.get(topic)
         if handler is None:
             return
+        t0 = time.perf_counter()
         try:
             handler(msg)
+            times = self._handler_s.get(topic)
+            if times is None:
+                times = self._handler_s[topic] = deque(maxlen=HANDLER_SAMPLES)
+            times.append(time.perf_counter() - t0)
         except Exception:
             self.counters["handler_error"] += 1
             if self.counters["handler_error"] <= 3 or self.counters["handler_error"] % 100 == 0:
@@ -251,6 +263,13 @@ class Node:
         for sock in (self.pub, self.sub, self.rpc):
             if sock is not None:
                 sock.close()
+
+
+def _percentiles_ms(times: deque[float]) -> dict[str, float]:
+    """p50 / p99 / max [ms] and count of recent handler durations."""
+    ms = sorted(t * 1e3 for t in times)
+    n = len(ms)
+    return {"n": n, "p50": ms[n // 2], "p99": ms[min(n - 1, int(0.99 * n))], "max": ms[-1]}
 
 
 def _die_with_parent() -> None:

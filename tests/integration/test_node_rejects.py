@@ -85,7 +85,10 @@ def test_node_survives_and_counts_malformed_input(tmp_path: Path) -> None:
         expected = {reason: len(v) for reason, v in cases.items()}
         for reason, count in expected.items():
             assert stats["rejected"].get(reason) == count, (reason, stats)
-        assert len(record.read_text().splitlines()) == before + 1, "the valid message after the garbage got through"
+        handled = len(record.read_text().splitlines())
+        assert handled == before + 1, "the valid message after the garbage got through"
+        timing = stats["handler_ms"]["cmd"]  # handler durations: valid messages only, none of the rejects
+        assert timing["n"] == handled and 0 < timing["p50"] <= timing["p99"] <= timing["max"], timing
     finally:
         client.close()
         node.terminate()
