@@ -164,6 +164,8 @@ class HardwareNode(Node):
         """Why a command must not move the robot (reason code, detail), or None."""
         if self.cfg.accept_sources and msg.source not in self.cfg.accept_sources:
             return "source", f"source {msg.source!r} not in {self.cfg.accept_sources}"
+        if msg.episode and msg.episode != self.episode:  # checked against another episode's state
+            return "episode", f"command {msg.seq} is for episode {msg.episode}, this is episode {self.episode}"
         if msg.valid_until < time.monotonic():
             return "expired", f"command {msg.seq} expired {time.monotonic() - msg.valid_until:.3f}s ago"
         if msg.arm.shape != (self.n_arm,) or msg.base_vel.shape != (3,):

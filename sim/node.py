@@ -150,6 +150,9 @@ class SimNode(Node):
         if msg.valid_until < time.monotonic():
             self._reject("expired", f"command {msg.seq} expired {time.monotonic() - msg.valid_until:.3f}s ago")
             return
+        if msg.episode and msg.episode != self.episode:  # checked against another episode's state
+            self._reject("episode", f"command {msg.seq} is for episode {msg.episode}, this is episode {self.episode}")
+            return
         n_arm = world.robot.n_arm
         if msg.arm.shape != (n_arm,):
             self._reject("shape", f"arm has {msg.arm.shape[0]} targets, robot has {n_arm} joints")

@@ -50,11 +50,15 @@ class Command(Message):
     """A motion command: base velocity, arm joint targets, gripper; only valid until a deadline."""
 
     TYPE = "command"
+    VERSION = 2  # 2: episode
     base_vel: np.ndarray = array("float64", (3,), -MAX_BASE_SPEED, MAX_BASE_SPEED)  # vx, vy, wz
     arm: np.ndarray = array("float64", (None,), -MAX_JOINT_ANGLE, MAX_JOINT_ANGLE)  # targets [rad]
     gripper: float = scalar(float, 0.0, 0.0, 1.0)
     valid_until: float = scalar(float, 0.0, 0.0)  # monotonic deadline [s]
     source: str = scalar(str, "")
+    # The backend episode whose state this command was checked against (safety sets it from the
+    # observation it used); a backend refuses a command bound to another episode. 0: unbound.
+    episode: int = scalar(int, 0, 0)
 
     @classmethod
     def stop(cls, arm: np.ndarray, gripper: float, *, source: str, valid_until: float) -> Command:

@@ -80,6 +80,7 @@ class Monitor:
             gripper=self.gripper,
             valid_until=now + self.cfg.command_ttl_s,
             source=self.cfg.name,
+            episode=self.obs.episode,
         )
         return Decision(cmd, events, stopped=True)
 
@@ -145,5 +146,6 @@ class Monitor:
             gripper=grip,
             source=cfg.name,
             valid_until=min(cmd.valid_until, now + cfg.command_ttl_s),
+            episode=self.obs.episode,  # checked against this episode's state; another episode's backend refuses it
         )
         return Decision(out, events)

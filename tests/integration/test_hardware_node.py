@@ -180,15 +180,16 @@ def test_bad_commands_are_rejected_counted_and_move_nothing(robot: RobotProc) ->
     robot.send(robot.command(arm=[0.1] * 7))  # wrong number of joints
     robot.send(robot.command(vx=0.1, source="teleop"))  # not from the allowed source
     robot.send(robot.command(vx=0.1, valid_until=time.monotonic() - 1.0))  # expired
+    robot.send(robot.command(vx=0.1, episode=9))  # checked against another episode's state
     frames = encode("cmd.safe", robot.command())
     robot.send([frames[0], b"\x00garbage", *frames[2:]])  # codec: bad header
     until(lambda: sum(robot.rpc.call("stats")["counters"].get(f"rejected_{r}", 0)
-                      for r in ("range", "shape", "source", "expired")) >= 5)  # fmt: skip
+                      for r in ("range", "shape", "source", "expired", "episode")) >= 6)  # fmt: skip
     stats = robot.rpc.call("stats")
     c = stats["counters"]
     assert stats["rejected"].get("nonfinite") == 1 and stats["rejected"].get("bad_header") == 1
-    assert (c.get("rejected_range"), c.get("rejected_shape"), c.get("rejected_source"), c.get("rejected_expired")) == (
-        2, 1, 1, 1)  # fmt: skip
+    assert (c.get("rejected_range"), c.get("rejected_shape"), c.get("rejected_source"), c.get("rejected_expired"),
+            c.get("rejected_episode")) == (2, 1, 1, 1, 1)  # fmt: skip
     time.sleep(0.3)
     assert robot.wheel_goals() == [0, 0, 0] and max(abs(v) for v in robot.wheel_speeds()) < 1.0
     assert [robot.register(i, T.GOAL_POSITION) for i in ARM] == goals

@@ -138,6 +138,7 @@ def test_bad_commands_are_rejected_counted_and_move_nothing(sim: SimProc) -> Non
     sim.send(drive(40.0), validate=False)  # codec: range
     sim.send(drive(arm=np.zeros(N_ARM + 2)))  # sim: wrong number of joints
     sim.send(drive(valid_until=time.monotonic() - 5.0))  # sim: expired
+    sim.send(drive(episode=7))  # sim: checked against another episode's state (this is episode 1)
     frames = encode("cmd.safe", good)
     sim.send([frames[0], b"\x00garbage", *frames[2:]])  # codec: bad header
     rows = wait_steps(sim, 12)
@@ -145,6 +146,7 @@ def test_bad_commands_are_rejected_counted_and_move_nothing(sim: SimProc) -> Non
     assert stats["rejected"].get("nonfinite") == 1 and stats["rejected"].get("range") == 1
     assert stats["rejected"].get("bad_header") == 1
     assert stats["counters"].get("rejected_shape") == 1 and stats["counters"].get("rejected_expired") == 1
+    assert stats["counters"].get("rejected_episode") == 1
     assert not any(r["commanded"] for r in rows)
     assert all(np.abs(r["base_vel"]).max() < 1e-3 for r in rows)
     assert sim.proc.poll() is None

@@ -145,3 +145,16 @@ def test_reset_needs_a_command_issued_after_it() -> None:
         stamp_mono=10.005,
     )
     assert not mon.propose(fresh, 10.01, []).stopped
+
+
+def test_outputs_are_bound_to_the_episode_they_were_checked_in() -> None:
+    mon = Monitor(CFG, None)
+    state = obs([0.0] * 5, [0, 0, 0])
+    state.episode = 3
+    mon.on_obs(state)
+    cmd = Command(base_vel=np.array([0.1, 0, 0]), arm=np.zeros(5), gripper=0.5, valid_until=11.0,
+                  source="planner", seq=1, stamp_mono=10.0)  # fmt: skip
+    passed = mon.propose(cmd, 10.01, [])
+    stopped = mon.stop(10.02, [Intervention("input", "stop", "test")])
+    assert not passed.stopped and passed.command is not None and passed.command.episode == 3
+    assert stopped.command is not None and stopped.command.episode == 3
