@@ -42,6 +42,7 @@ class SafetyNode(Node):
         self.event_log: IO[str] | None = None
         self.last_accepted: float | None = None
         self.last_obs: float | None = None
+        self.last_obs_seq = -1  # seq of the newest observation; it only grows while the backend lives
         self.surprise_until = 0.0
         self.fault_reasons: frozenset[str] = frozenset()
         self.on(config.proposed_topic, self._on_proposed)
@@ -160,10 +161,15 @@ class SafetyNode(Node):
         self.counters["in.obs"] += 1
         self.monitor.on_obs(msg)
         self.last_obs = time.monotonic()
-        if self.follower is not None and msg.episode != self.follower.seen_episode:
-            self.follower.seen_episode = msg.episode
-            self.follower.next_query = 0.0
+        f = self.follower
+        if f is not None and (msg.episode != f.seen_episode or msg.seq <= self.last_obs_seq):
+            if msg.seq <= self.last_obs_seq:  # a restarted backend: its episode numbers start over
+                f.known_episode = None
+                self.counters["scene.backend_restarts"] += 1
+            f.seen_episode = msg.episode
+            f.next_query = 0.0
             self._sync_scene(self.last_obs)
+        self.last_obs_seq = msg.seq
 
     def _on_surprise(self, msg: Message) -> None:
         assert isinstance(msg, Surprise)

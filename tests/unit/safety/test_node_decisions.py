@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -9,6 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from agent.runtime.bus import RpcServer
 from agent.runtime.messages import Command, Heartbeat, Observation
 from agent.safety.node import SafetyNode
 from tests.unit.safety.conftest import load
@@ -109,3 +111,42 @@ def test_watchdog_tick_stops_on_missing_heartbeat_and_logs_once(
     events = [m for t, m in sent if t == "safety_events" and m.reason == "heartbeat_missing"]
     assert len(events) == 1 and n.counters["stop_ticks"] == 3
     assert "heartbeat_missing" in Path(n.cfg.event_log).read_text()
+
+
+def test_a_restarted_backend_is_asked_for_its_scene_again(tmp_path: Path) -> None:
+    """Same episode number, another seed: a backend that restarted (its obs seq starts over) is re-queried."""
+    endpoint = f"ipc://{tmp_path}/backend.rpc"
+    answer = {"scene": "apartment", "seed": 1, "task": "fetch", "episode": 1}
+    server = RpcServer(endpoint, {"scene": lambda _: dict(answer)})
+    stop = threading.Event()
+
+    def serve() -> None:
+        while not stop.is_set():
+            server.handle_pending()
+            time.sleep(0.001)
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    n = SafetyNode(load(f"estop_file={tmp_path}/estop.json", f"publish=inproc://safety-r-{tmp_path.name}",
+                        f"backend_rpc={endpoint}", "collision.seed=1"))  # fmt: skip
+    try:
+        n.setup()
+
+        def observe(seq: int) -> None:
+            n._on_obs(Observation(head=np.zeros((8, 8, 3), np.uint8), base_pose=np.array([2.0, 2.0, 0.0]),
+                                  base_vel=np.zeros(3), arm=np.zeros(5), arm_vel=np.zeros(5), gripper=0.5,
+                                  episode=1, seq=seq))  # fmt: skip
+
+        for seq in (1, 2, 3):
+            observe(seq)
+        assert n.scene == ("apartment", 1) and n.follower is not None and n.follower.known
+        answer["seed"] = 6  # the backend restarts (same config key, another seed) and is again in episode 1
+        observe(1)
+        assert n.scene == ("apartment", 6), "the restarted backend's scene was not fetched"
+        assert n.counters["scene.backend_restarts"] == 1 and n.follower.known
+    finally:
+        stop.set()
+        thread.join()
+        n.teardown()
+        n.close()
+        server.sock.close()
