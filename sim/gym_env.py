@@ -14,7 +14,9 @@ SEED_RANGE = 2**31 - 1
 
 
 class HouseholdEnv(gym.Env):
-    """Action = [vx, vy, wz, arm targets..., gripper]; reward 1 on the step the task succeeds."""
+    """Action = [vx, vy, wz, arm targets..., gripper], each in [-1, 1] mapped linearly onto the robot's
+    limits (normalize_actions=False: in their own units, m/s, rad/s, rad, 0..1); reward 1 on the step
+    the task succeeds."""
 
     metadata = {"render_modes": []}
 
@@ -23,9 +25,11 @@ class HouseholdEnv(gym.Env):
         task: str = "fetch",
         robot: str = "mobile_so101",
         image_size: tuple[int, int] = (64, 64),
+        normalize_actions: bool = True,
         **world_kwargs: Any,
     ) -> None:
         self.task = task
+        self.normalize_actions = normalize_actions
         self.world = SimWorld(robot, image_size=image_size, **world_kwargs)
         cfg = self.world.robot
         h, w = image_size
@@ -45,9 +49,20 @@ class HouseholdEnv(gym.Env):
             }
         )
         vmax = np.array(cfg.base.max_vel)
-        low = np.concatenate([-vmax, cfg.arm_lower, [0.0]]).astype(np.float32)
-        high = np.concatenate([vmax, cfg.arm_upper, [1.0]]).astype(np.float32)
-        self.action_space = spaces.Box(low, high, (3 + n + 1,), np.float32)
+        self.action_low = np.concatenate([-vmax, cfg.arm_lower, [0.0]])  # the robot's limits, own units
+        self.action_high = np.concatenate([vmax, cfg.arm_upper, [1.0]])
+        if normalize_actions:
+            self.action_space = spaces.Box(-1.0, 1.0, (3 + n + 1,), np.float32)
+        else:
+            low, high = self.action_low.astype(np.float32), self.action_high.astype(np.float32)
+            self.action_space = spaces.Box(low, high, (3 + n + 1,), np.float32)
+
+    def to_command(self, action: np.ndarray) -> np.ndarray:
+        """An action of action_space in the robot's own units (the identity when not normalised)."""
+        a = np.asarray(action, dtype=np.float64)
+        if not self.normalize_actions:
+            return a
+        return self.action_low + (np.clip(a, -1.0, 1.0) + 1.0) / 2.0 * (self.action_high - self.action_low)
 
     def _obs(self, o: dict) -> dict[str, np.ndarray]:
         proprio = np.concatenate([o["base_pose"], o["base_vel"], o["arm"], o["arm_vel"], [o["gripper"]]]).astype(
@@ -62,7 +77,7 @@ class HouseholdEnv(gym.Env):
         return self._obs(obs), {"seed": scene_seed, "task_args": dict(self.world.task.args)}
 
     def step(self, action: np.ndarray) -> tuple[dict, float, bool, bool, dict]:
-        a = np.asarray(action, dtype=np.float64)
+        a = self.to_command(action)
         n = self.world.robot.n_arm
         self.world.apply(a[:3], a[3 : 3 + n], float(a[3 + n]))
         self.world.step()
