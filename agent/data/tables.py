@@ -84,4 +84,6 @@ def read_episodes(root: Path) -> list[dict[str, Any]]:
 
 
 def episodes_table(rows: list[dict[str, Any]]) -> pa.Table:
-    return pa.Table.from_pylist(rows)
+    """One row per episode; a column some rows lack (stats added by a later amibot) is null there."""
+    names = list(dict.fromkeys(k for r in rows for k in r))
+    return pa.Table.from_pylist([{k: r.get(k) for k in names} for r in rows])

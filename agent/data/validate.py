@@ -160,7 +160,9 @@ def _check_stats(root: Path, info: dict[str, Any], episodes: list[dict]) -> None
         if any(f not in s for s in per_ep):
             raise DatasetError(f"{L.EPISODES_PATH}: episode stats missing for {f}")
         want = aggregate([s[f] for s in per_ep])
-        for k in ("min", "max", "mean", "std", "count"):
+        for k in want:  # quantiles too, where every episode has them
+            if k not in stats[f]:
+                raise DatasetError(f"{L.STATS_PATH}: {f}.{k} missing")
             have = np.asarray(stats[f][k], dtype=np.float64)
             if have.shape != want[k].shape or not np.allclose(have, want[k], rtol=1e-5, atol=1e-6):
                 raise DatasetError(f"{L.STATS_PATH}: {f}.{k} does not match the episode stats")

@@ -15,7 +15,7 @@ import pyarrow.parquet as pq
 
 from agent.data import layout as L
 from agent.data.spec import DatasetSpec
-from agent.data.stats import aggregate, array_stats, from_columns, to_json
+from agent.data.stats import aggregate, array_stats, from_columns, histogram_quantiles, to_json
 from agent.data.tables import (
     episodes_table,
     frame_table,
@@ -41,12 +41,14 @@ EPISODE_EXTRAS: dict[str, Any] = {
 
 
 class _ImageStats:
-    """Running per-channel min/max/sum/sum of squares of one camera, scaled to [0, 1] at the end."""
+    """Running per-channel min/max/sum/sum of squares/value histogram of one camera (all pixels of
+    every frame), scaled to [0, 1] at the end; the histogram gives exact quantiles."""
 
     def __init__(self) -> None:
         self.n, self.px = 0, 0
         self.lo, self.hi = np.full(3, 255), np.zeros(3, np.int64)
         self.s, self.ss = np.zeros(3, np.int64), np.zeros(3, np.int64)
+        self.hist = np.zeros((3, 256), np.int64)
 
     def add(self, rgb: np.ndarray) -> None:
         x = rgb.reshape(-1, 3)
@@ -56,6 +58,8 @@ class _ImageStats:
         self.s += x.sum(0, dtype=np.int64)
         wide = x.astype(np.int32)
         self.ss += np.einsum("ij,ij->j", wide, wide, dtype=np.int64)
+        for c in range(3):
+            self.hist[c] += np.bincount(x[:, c], minlength=256)
 
     def result(self) -> dict[str, np.ndarray]:
         mean = self.s / self.px / 255.0
@@ -63,6 +67,7 @@ class _ImageStats:
         out = {k: (v / 255.0).reshape(3, 1, 1) for k, v in (("min", self.lo), ("max", self.hi))}
         out.update(mean=mean.reshape(3, 1, 1), std=std.reshape(3, 1, 1))
         out["count"] = np.array([self.n])
+        out.update(histogram_quantiles(self.hist, 1 / 255.0))
         return out
 
 
