@@ -109,3 +109,42 @@ def load_model(path: str | Path, map_location: str = "cpu") -> VJEPA:
     model.target.load_state_dict(state["target"])
     model.predictor.load_state_dict(state["predictor"])
     return model.eval()
+
+
+def export_model(src: str | Path, dst: str | Path, half: bool = True) -> Path:
+    """An inference-only copy of a training checkpoint: config, step and weights (fp16 unless
+    half=False), no optimizer, scheduler or RNG state; load_model() and the perception node read it."""
+    state = torch.load(src, map_location="cpu", weights_only=True)
+    if "config" not in state:
+        raise ValueError(f"{src}: not an encoder checkpoint (no 'config' entry)")
+    out = {"step": state["step"], "config": state["config"], "exported_from": str(src)}
+    for part in ("encoder", "target", "predictor"):
+        out[part] = {k: v.half() if half and v.is_floating_point() else v for k, v in state[part].items()}
+    dst = Path(dst)
+    dst.parent.mkdir(parents=True, exist_ok=True)
+    tmp = dst.with_suffix(".tmp")
+    torch.save(out, tmp)
+    os.replace(tmp, dst)
+    return dst
+
+
+def main(argv: list[str] | None = None) -> int:
+    """`python -m agent.perception.checkpoint export SRC DST [--fp32]`."""
+    import argparse
+
+    p = argparse.ArgumentParser(prog="python -m agent.perception.checkpoint", description=export_model.__doc__)
+    p.add_argument("command", choices=["export"])
+    p.add_argument("src", type=Path, help="training checkpoint (runs/NAME/checkpoint.pt)")
+    p.add_argument("dst", type=Path, help="inference model to write, e.g. models/encoder_tiny_sim.pt")
+    p.add_argument("--fp32", action="store_true", help="keep float32 weights (default: float16, half the size)")
+    a = p.parse_args(argv)
+    try:
+        path = export_model(a.src, a.dst, half=not a.fp32)
+    except (OSError, ValueError, KeyError) as exc:
+        p.error(str(exc))
+    print(f"{path}: {path.stat().st_size / 1e6:.1f} MB")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
