@@ -16,9 +16,13 @@ def pca_fit(x: Tensor, dim: int) -> tuple[Tensor, Tensor]:
     return mean, vh[:dim].T
 
 
+def pca_features(pixels: Tensor, train: Tensor, dim: int) -> Tensor:
+    """Rows pixels [M, P] projected on the top-`dim` principal directions of the rows `train`."""
+    mean, comps = pca_fit(pixels[train], dim)
+    return (pixels.double() - mean) @ comps  # [M, min(dim, rows, P)]
+
+
 def pca_probe_r2(probe: ProbeSet, dim: int) -> float:
     """Probe R2 of state from PCA-of-pixels features, PCA fitted on the training episodes only."""
     train, _ = probe.split()
-    pixels = probe.clips.flatten(1)  # [M, T*3*H*W]
-    mean, comps = pca_fit(pixels[train], dim)
-    return episode_probe_r2((pixels.double() - mean) @ comps, probe)  # features [M, dim]
+    return episode_probe_r2(pca_features(probe.clips.flatten(1), train, dim), probe)

@@ -82,17 +82,22 @@ def probe_r2(x_train: Tensor, y_train: Tensor, x_test: Tensor, y_test: Tensor, a
 ALPHAS = (0.01, 0.1, 1.0, 10.0, 100.0, 1000.0)
 
 
-def episode_probe_r2(x: Tensor, probe: ProbeSet) -> float:
-    """Held-out-episode probe R2 of features x [M, F]; ridge alpha picked on held-out
-    training episodes (never on the test episodes)."""
-    train, test = probe.split()
-    x_tr, y_tr = x[train], probe.state[train]
-    if len(probe.episode[train].unique()) >= 2:
-        fit, val = split_episodes(probe.episode[train])
+def heldout_probe_r2(x: Tensor, y: Tensor, episode: Tensor, train: Tensor, test: Tensor) -> float:
+    """Ridge probe x [M, F] -> y [M, S] fitted on rows `train`, mean R2 on rows `test`; alpha picked
+    on the last training episodes (never on the test rows)."""
+    x_tr, y_tr = x[train], y[train]
+    if len(episode[train].unique()) >= 2:
+        fit, val = split_episodes(episode[train])
         alpha = max(ALPHAS, key=lambda a: probe_r2(x_tr[fit], y_tr[fit], x_tr[val], y_tr[val], a))
     else:
         alpha = 1.0
-    return probe_r2(x_tr, y_tr, x[test], probe.state[test], alpha)
+    return probe_r2(x_tr, y_tr, x[test], y[test], alpha)
+
+
+def episode_probe_r2(x: Tensor, probe: ProbeSet) -> float:
+    """Held-out-episode probe R2 of features x [M, F] (the last 25% of the probe's episodes)."""
+    train, test = probe.split()
+    return heldout_probe_r2(x, probe.state, probe.episode, train, test)
 
 
 def collapse_report(z: Tensor, probe: ProbeSet) -> dict[str, float]:
