@@ -65,15 +65,19 @@ def bench_encode(model: VJEPA, frame_step: int, rounds: int, reps: int) -> tuple
 
 
 def bench_train(model: VJEPA, cfg_path: str, rounds: int, reps: int) -> tuple[float, float]:
-    """train_step (masks, schedules, clipping, EMA) vs a plain loss/backward/AdamW loop with fixed masks."""
+    """train_step (masks, schedules, clipping, EMA) vs a plain loss/backward/AdamW loop over the same masks."""
     cfg = load_config(cfg_path)
     tc = cfg.train
     e = model.cfg
     clip = torch.rand(tc.batch_size, e.frames, 3, e.img_size, e.img_size)
     opt = torch.optim.AdamW(param_groups(model, tc.weight_decay), lr=tc.lr)
     sched = torch.optim.lr_scheduler.LambdaLR(opt, lr_factor(tc))
-    masks = MaskSampler(e.grid, mask_specs(tc))
-    fixed = masks(tc.batch_size)
+    masks = MaskSampler(e.grid, mask_specs(tc), seed=0)
+    # The plain loop gets the same mask sequence, sampled ahead of time: the same tokens to compute
+    # (one fixed mask would make the comparison depend on how many tokens that one draw holds).
+    ahead = MaskSampler(e.grid, mask_specs(tc), seed=0)
+    plain_masks = [ahead(tc.batch_size) for _ in range(3 + rounds * reps)]
+    plain_step = 0
     plain_opt = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=tc.lr)
     step = 0
 
@@ -83,7 +87,9 @@ def bench_train(model: VJEPA, cfg_path: str, rounds: int, reps: int) -> tuple[fl
         step += 1
 
     def plain() -> None:
-        loss = model.loss(clip, fixed)
+        nonlocal plain_step
+        loss = model.loss(clip, plain_masks[plain_step])
+        plain_step += 1
         plain_opt.zero_grad(set_to_none=True)
         loss.backward()
         plain_opt.step()

@@ -165,8 +165,8 @@ class VJEPA(nn.Module):
     @torch.no_grad()
     def update_target(self, momentum: float) -> None:
         """EMA step: target <- momentum * target + (1 - momentum) * encoder."""
-        for t, p in zip(self.target.parameters(), self.encoder.parameters(), strict=True):
-            t.lerp_(p.detach(), 1.0 - momentum)
+        target, online = list(self.target.parameters()), [p.detach() for p in self.encoder.parameters()]
+        torch._foreach_lerp_(target, online, 1.0 - momentum)  # one fused call, not one per tensor
 
     @torch.no_grad()
     def encode(self, clip: Tensor) -> Tensor:
