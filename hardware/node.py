@@ -86,6 +86,11 @@ class HardwareNode(Node):
         self.wheels = Wheels(self.bus, cfg.base.wheel_ids, cfg.base.wheel_directions, cfg.base.acceleration)
         self.wheels.connect()
         self.joints.connect()
+        reach = [self.wheels.max_speed / np.abs(self.kin.wheel_speeds(axis)).max() for axis in np.eye(3)]
+        if any(v > r + 1e-9 for v, r in zip(self.robot.base.max_vel, reach, strict=True)):
+            self.log.warning("base max_vel %s exceeds what the wheels reach alone (%s): faster commands "
+                             "are scaled down, direction kept", self.robot.base.max_vel,
+                             np.round(reach, 3).tolist())  # fmt: skip
         h, w = cfg.image_size
         for name, cam_cfg in cfg.cameras.items():
             self.cameras[name] = open_camera(name, cam_cfg, (h, w))
@@ -134,9 +139,10 @@ class HardwareNode(Node):
 
     def _rpc_stop(self, _: dict[str, Any]) -> dict[str, Any]:
         """Stop the wheels and hold the arm now; motion needs a new command."""
-        assert self.joints is not None
+        assert self.joints is not None and self.wheels is not None
         self.command = None
         self.counters["stop_requests"] += 1
+        self.wheels.stop()  # first: a failing arm read below must not keep the base moving
         self.hold = self.joints.read()[0]
         self._apply(None)
         return {"stopped": True}
@@ -204,12 +210,30 @@ class HardwareNode(Node):
                 self.joints.write(self.hold)
             return
         cal = self.joints.cal
-        self.wheels.write(self.kin.wheel_speeds(cmd.base_vel))
+        wanted = self.kin.wheel_speeds(cmd.base_vel)
+        if np.abs(self.wheels.write(wanted)).max(initial=0.0) < np.abs(wanted).max(initial=0.0) - 1e-3:
+            self.counters["wheel_saturated"] += 1  # scaled down uniformly: same direction, slower
         self.hold = self.joints.write(np.append(cmd.arm, cal.gripper_rad(cmd.gripper)))
 
     def _tick(self) -> None:
+        """One control period; any failure in it (bus, camera, a bug) stops the wheels: fail closed."""
+        try:
+            self._control(time.monotonic())
+        except Exception:
+            self.health = "error"
+            self.counters["tick_errors"] += 1
+            if self.counters["tick_errors"] <= 3 or self.counters["tick_errors"] % 50 == 0:
+                self.log.exception("control tick failed (#%d); stopping the wheels", self.counters["tick_errors"])
+            self.command = None
+            try:
+                assert self.wheels is not None
+                self.wheels.stop()
+            except BusError as exc:
+                self.counters["bus_stop_failed"] += 1
+                self.log.error("could not stop the wheels: %s", exc)
+
+    def _control(self, now: float) -> None:
         assert self.joints is not None and self.wheels is not None
-        now = time.monotonic()
         try:
             q, dq = self.joints.read()
             twist = self.kin.twist(self.wheels.read())
@@ -226,7 +250,6 @@ class HardwareNode(Node):
             self.pose = integrate(self.pose, twist, now - self.last_tick)
         self.last_tick = now
         self.failed_ticks = 0
-        self.health = "ok"
         self.steps += 1
         self.counters["commanded_ticks" if live else "idle_ticks"] += 1
         cal = self.joints.cal
@@ -235,6 +258,7 @@ class HardwareNode(Node):
             base_pose=self.pose.copy(), base_vel=twist, arm=q[: self.n_arm], arm_vel=dq[: self.n_arm],
             gripper=cal.gripper_opening(float(q[self.n_arm])), sim_time=now - self.t0, episode=self.episode,
         ))  # fmt: skip
+        self.health = "ok"  # only once the observation is out
 
     def _bus_failure(self, exc: BusError) -> None:
         """Count and log; no observation this tick (safety stops on stale state); try to stop the wheels."""

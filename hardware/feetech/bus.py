@@ -85,6 +85,8 @@ class FeetechBus:
         if self.port is not None and self.port.is_open:
             self.port.closePort()
         self.port = None
+        self._reads.clear()  # sync groups hold the port: a reopened bus builds new ones
+        self._writes.clear()
 
     def __enter__(self) -> FeetechBus:
         return self.open() if self.port is None else self

@@ -89,9 +89,13 @@ class Wheels:
         return self.directions * steps * 2 * math.pi / T.TICKS_PER_REV
 
     def write(self, w: np.ndarray) -> np.ndarray:
-        """Wheel speeds [rad/s], clipped to the servo's maximum; returns what was sent."""
-        steps = np.round(np.clip(np.asarray(w) * self.directions, -self.max_speed, self.max_speed)
-                         * T.TICKS_PER_REV / (2 * math.pi)).astype(int)  # fmt: skip
+        """Wheel speeds [rad/s]; above the servo's maximum all three are scaled down by the same factor
+        (the base keeps the commanded direction and curvature, only slower). Returns what was sent."""
+        w = np.asarray(w, dtype=float)
+        peak = float(np.abs(w).max(initial=0.0))
+        if peak > self.max_speed:
+            w = w * (self.max_speed / peak)
+        steps = np.round(w * self.directions * T.TICKS_PER_REV / (2 * math.pi)).astype(int)
         self.bus.sync_write(
             T.GOAL_SPEED, {i: T.encode_signed(int(s), 15) for i, s in zip(self.ids, steps, strict=True)}
         )

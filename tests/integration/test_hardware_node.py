@@ -157,6 +157,15 @@ def test_arm_follows_targets_and_odometry_integrates_wheel_speeds(robot: RobotPr
     assert robot.register(1, T.MODE) == T.MODE_POSITION and robot.register(7, T.MODE) == T.MODE_WHEEL
 
 
+def test_a_command_beyond_the_wheels_keeps_its_direction(robot: RobotProc) -> None:
+    """0.4 m/s sideways needs more than the wheel servos' top speed: all wheels scale down together."""
+    robot.stream(1.0, lambda: robot.command(base_vel=np.array([0.0, 0.4, 0.0])))
+    obs = robot.newest_obs()
+    assert 0.1 < obs.base_vel[1] <= 0.4 + 1e-3, obs.base_vel  # slower than asked, but sideways
+    assert abs(obs.base_vel[0]) < 0.01 and abs(obs.base_vel[2]) < 0.02, obs.base_vel  # no drift, no turn
+    assert robot.rpc.call("stats")["counters"].get("wheel_saturated", 0) > 0
+
+
 def test_deadman_stops_the_wheels_and_the_arm_holds(robot: RobotProc) -> None:
     robot.stream(0.8, lambda: robot.command(vx=0.3, arm=[0.4, 0, 0, 0, 0]))
     assert min(abs(g) for g in robot.wheel_goals()) > 500, robot.wheel_goals()
@@ -200,10 +209,13 @@ def test_stop_rpc_and_a_silent_servo(robot: RobotProc) -> None:
     robot.stream(0.5, lambda: robot.command(vx=0.2))
     assert robot.rpc.call("stop") == {"stopped": True}
     assert robot.wheel_goals() == [0, 0, 0]
+    robot.stream(0.5, lambda: robot.command(vx=0.2))  # driving again when the arm servo goes silent
+    assert robot.wheel_goals() != [0, 0, 0]
     robot.emu.servos[3].faults.silent = True
+    robot.stream(0.5, lambda: robot.command(vx=0.2))  # commands keep coming: the wheels must stop anyway
     until(lambda: robot.rpc.call("stats")["counters"].get("bus_error.no_reply", 0) >= 1)
     robot.obs.drain()  # what was published before the fault
-    time.sleep(0.5)
+    robot.stream(0.5, lambda: robot.command(vx=0.2))
     assert not [m for t, m in robot.obs.drain() if t == "obs"], "observations published with a servo missing"
     assert robot.wheel_goals() == [0, 0, 0]
     robot.emu.servos[3].faults.silent = False

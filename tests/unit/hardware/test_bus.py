@@ -59,8 +59,14 @@ def test_wheels_switch_to_wheel_mode_and_turn(emu: EmulatedBus, bus: FeetechBus)
     wheels.connect()
     with emu.lock:
         assert all(emu.servos[i].get(T.MODE) == T.MODE_WHEEL and emu.servos[i].get(T.LOCK) == 1 for i in (7, 8, 9))
+    sent = wheels.write(np.array([2.0, 2.0, -1.0]))
+    assert sent == pytest.approx([2.0, 2.0, -1.0], abs=0.002)
+    settle()
+    assert np.allclose(wheels.read(), sent, atol=0.01)
+    # Past the servo's top speed all three scale by one factor: the base keeps its direction.
     sent = wheels.write(np.array([2.0, 2.0, -40.0]))
-    assert sent[:2] == pytest.approx([2.0, 2.0], abs=0.002) and sent[2] == pytest.approx(-wheels.max_speed, abs=0.01)
+    scale = wheels.max_speed / 40.0
+    assert sent == pytest.approx([2.0 * scale, 2.0 * scale, -wheels.max_speed], abs=0.002)
     settle()
     assert np.allclose(wheels.read(), sent, atol=0.01)
     with emu.lock:
