@@ -114,6 +114,8 @@ class SimNode(Node):
         return self.world
 
     def _reset(self, task: str, seed: int, args: dict[str, str]) -> dict[str, Any]:
+        if "layout_seed" in args:  # the `scene` rpc names the apartment by `seed`; one seed per episode here
+            raise ValueError("reset args may not set 'layout_seed': the seed picks the apartment on the sim node")
         world = self._world()
         world.reset(task, seed, **args)
         self.expert = Expert(world)

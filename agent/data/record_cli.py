@@ -93,9 +93,10 @@ def main(argv: Sequence[str] | None = None) -> int:
 def save(writer: DatasetWriter, ep: EpisodeData) -> int:
     """Write one generated episode (its frames, then one atomic commit)."""
     writer.start_episode(ep.instruction)
+    env = bool(writer.spec.env_names)  # a dataset recorded before environment_state existed has none
     for t in range(len(ep.action)):
         images = {cam: frames[t] for cam, frames in ep.images.items()}
-        writer.add_frame(ep.state[t], ep.action[t], images, float(ep.capture_time[t]), ep.env_state[t])
+        writer.add_frame(ep.state[t], ep.action[t], images, float(ep.capture_time[t]), ep.env_state[t] if env else None)
     return writer.save_episode(**ep.extras())
 
 

@@ -35,7 +35,8 @@ def replay(ds: Dataset, ep: int, world: SimWorld | None = None) -> Divergence:
     world = world or SimWorld(ds.info["robot_type"], image_size=(h, w), control_hz=ds.fps,
                               render=False)  # fmt: skip
     try:
-        layout = int(meta.get("layout_seed", -1))
+        layout = meta.get("layout_seed")  # absent or null in episodes recorded before it existed
+        layout = -1 if layout is None or layout != layout else int(layout)  # (layout != layout: NaN)
         args = json.loads(meta["task_args"])
         obs = world.reset(meta["sim_task"], int(meta["seed"]), layout_seed=None if layout < 0 else layout, **args)
         n_arm = world.robot.n_arm

@@ -40,7 +40,7 @@ def overrides(a: argparse.Namespace, tty: str) -> list[str]:
     script_file = a.script_file
     device = a.device
     if robot and device == "script":  # the sim expert needs privileged sim state: play a gentle demo instead
-        device, script_file = "file", script_file or ROBOT_SCRIPT
+        device, script_file = "file", script_file or ROBOT_SCRIPT  # main() allows this only with --emulate
     out = [
         f"teleop.device={device}",
         f"teleop.tty={tty}",
@@ -82,6 +82,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     a = build_parser().parse_args(argv)
     if a.emulate and a.backend != "robot":
         print("error: --emulate goes with --backend robot", file=sys.stderr)
+        return 2
+    if a.backend == "robot" and a.device == "script" and not a.emulate:
+        print("error: --device script on a real robot would play a canned motion nobody named; use --device "
+              "file --script-file FILE (or --emulate)", file=sys.stderr)  # fmt: skip
         return 2
     tty = os.ttyname(sys.stdin.fileno()) if sys.stdin.isatty() else "/dev/tty"
     configure_logging("teleop")

@@ -9,9 +9,15 @@ from __future__ import annotations
 from pathlib import Path
 
 from agent.data import dataset_cli, record_cli
+from agent.data.expert_episodes import Job, run_in
+from agent.data.layout import ENV_STATE
 from agent.data.reader import Dataset
+from agent.data.record_cli import save
 from agent.data.replay import replay
+from agent.data.spec import spec_from_features
 from agent.data.validate import validate
+from agent.data.writer import DatasetWriter
+from sim.world import SimWorld
 
 
 def test_record_200_expert_episodes(tmp_path: Path, capsys) -> None:  # type: ignore[no-untyped-def]
@@ -41,3 +47,19 @@ def test_resume_appends_new_seeds(tmp_path: Path) -> None:
     ds = Dataset(out)
     assert sorted(e["seed"] for e in ds.episodes) == [0, 1, 2]
     validate(out)
+
+
+def test_resume_a_dataset_recorded_before_environment_state(tmp_path: Path) -> None:
+    """Older datasets (no observation.environment_state, no layout_seed column) resume and replay."""
+    out = tmp_path / "old"
+    with SimWorld(image_size=(64, 64)) as world:
+        spec = spec_from_features(world.features, "mobile_so101")  # no env_names, as before
+        writer = DatasetWriter(out, spec)
+        save(writer, run_in(world, Job(0, "pick", 0, max_steps=2)))
+        writer.close()
+    common = ["--expert", "--task", "pick", "--workers", "1", "--out", str(out), "--max-steps", "2"]
+    assert record_cli.main([*common, "--episodes", "1", "--resume"]) == 0
+    validate(out)
+    ds = Dataset(out)
+    assert len(ds.episodes) == 2 and ENV_STATE not in ds.features
+    assert replay(ds, 0).max_state_error < 1e-3

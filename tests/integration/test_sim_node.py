@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 import zmq
 
-from agent.runtime.bus import RpcClient, Subscriber, context
+from agent.runtime.bus import RpcClient, RpcError, Subscriber, context
 from agent.runtime.codec import encode
 from agent.runtime.messages import Command, Observation
 from tests.integration.procs import start_node, wait_ready
@@ -109,6 +109,8 @@ def test_publishes_observations_with_declared_shapes(sim: SimProc) -> None:
     features = sim.rpc.call("features")
     assert features["observation"]["arm"]["shape"] == [N_ARM]
     assert sim.rpc.call("scene") == {"scene": "apartment", "seed": 1, "task": "navigate", "episode": 1}
+    with pytest.raises(RpcError, match="layout_seed"):  # the scene rpc could not name that apartment
+        sim.rpc.call("reset", {"task": "navigate", "seed": 4, "args": {"layout_seed": "9"}})
     sim.rpc.call("reset", {"task": "navigate", "seed": 4})
     assert sim.rpc.call("scene")["seed"] == 4
     deadline = time.monotonic() + 10

@@ -24,3 +24,8 @@ def test_robot_backend_overrides_and_graph() -> None:
 
 def test_emulate_needs_the_robot_backend() -> None:
     assert main(["--emulate"]) == 2
+
+
+def test_no_canned_motion_on_a_real_robot(capsys) -> None:  # type: ignore[no-untyped-def]
+    assert main(["--backend", "robot", "--device", "script"]) == 2
+    assert "--device file --script-file" in capsys.readouterr().err
