@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 import time
 from dataclasses import dataclass, field
 from typing import Literal, Protocol
@@ -56,7 +57,9 @@ class PatternCamera:
 
 
 class OpenCVCamera:
-    """cv2.VideoCapture on a device index or path; frames converted to RGB and resized."""
+    """cv2.VideoCapture on a device index or path, read on a capture thread that keeps only the newest
+    frame, so the control tick never waits on a camera (nor gets a stale buffered frame): read() returns
+    at once, or raises CameraError when no frame newer than read_timeout_s has arrived."""
 
     def __init__(self, name: str, cfg: CameraConfig, size: tuple[int, int]) -> None:
         self.name, self.size, self.cfg = name, size, cfg
@@ -69,24 +72,48 @@ class OpenCVCamera:
         if cfg.capture_size:
             self.cap.set(cv2.CAP_PROP_FRAME_HEIGHT, cfg.capture_size[0])
             self.cap.set(cv2.CAP_PROP_FRAME_WIDTH, cfg.capture_size[1])
-        self.read()  # fail now, not at the first control tick
+        self.lock = threading.Lock()
+        self.newest: tuple[np.ndarray, float] | None = None  # (RGB frame at `size`, monotonic arrival)
+        self.failures = 0  # capture reads that gave no frame
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self._capture, name=f"camera-{name}", daemon=True)
+        self.thread.start()
+        deadline = time.monotonic() + cfg.read_timeout_s
+        while self.newest is None and time.monotonic() < deadline:  # fail now, not at the first tick
+            time.sleep(0.005)
+        try:
+            self.read()
+        except CameraError:
+            self.close()
+            raise
+
+    def _capture(self) -> None:
+        h, w = self.size
+        while not self.stop.is_set():
+            ok, frame = self.cap.read()
+            if not ok or frame is None:
+                self.failures += 1
+                time.sleep(0.01)  # an unplugged camera: do not spin
+                continue
+            frame = cv2.cvtColor(frame, cv2.COLOR_BGR2RGB)
+            if frame.shape[:2] != (h, w):
+                frame = cv2.resize(frame, (w, h), interpolation=cv2.INTER_AREA)
+            with self.lock:
+                self.newest = (np.ascontiguousarray(frame), time.monotonic())
 
     def read(self) -> np.ndarray:
-        deadline = time.monotonic() + self.cfg.read_timeout_s
-        while True:
-            ok, frame = self.cap.read()
-            if ok and frame is not None:
-                break
-            if time.monotonic() > deadline:
-                raise CameraError(f"camera '{self.name}' ({self.cfg.device!r}): no frame within "
-                                  f"{self.cfg.read_timeout_s}s")  # fmt: skip
-        h, w = self.size
-        frame = cv2.cvtColor(frame, cv2.COLOR_BGR2RGB)
-        if frame.shape[:2] != (h, w):
-            frame = cv2.resize(frame, (w, h), interpolation=cv2.INTER_AREA)
-        return np.ascontiguousarray(frame)
+        with self.lock:
+            newest = self.newest
+        if newest is None or time.monotonic() - newest[1] > self.cfg.read_timeout_s:
+            age = "none yet" if newest is None else f"newest {time.monotonic() - newest[1]:.2f}s old"
+            raise CameraError(f"camera '{self.name}' ({self.cfg.device!r}): no frame within "
+                              f"{self.cfg.read_timeout_s}s ({age}, {self.failures} failed reads)")  # fmt: skip
+        return newest[0]
 
     def close(self) -> None:
+        self.stop.set()
+        if self.thread.is_alive():
+            self.thread.join(timeout=2.0)
         self.cap.release()
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import time
 from pathlib import Path
 
 import cv2
@@ -56,10 +57,20 @@ def test_opencv_camera_reads_a_video_file_and_names_a_missing_one(tmp_path: Path
         frame[:, : 10 * (i + 1)] = 0
         out.write(frame)
     out.release()
-    cam = open_camera("wrist", CameraConfig(source="opencv", device=str(path)), (32, 32))
-    img = cam.read()
-    cam.close()
-    assert img.shape == (32, 32, 3) and img[..., 0].mean() > 100 > img[..., 2].mean()  # converted to RGB
+    cam = open_camera("wrist", CameraConfig(source="opencv", device=str(path), read_timeout_s=0.5), (32, 32))
+    try:
+        img = cam.read()
+        assert img.shape == (32, 32, 3) and img[..., 0].max() > 150 > img[..., 2].max()  # converted to RGB
+        black = (img[..., 0] < 60).all(axis=0).sum()  # the newest (last) frame: 50 of 80 columns black
+        assert 18 <= black <= 22, black
+        time.sleep(0.7)  # the file has ended: no new frame arrives, and read() says so at once
+        start = time.monotonic()
+        with pytest.raises(CameraError, match=r"camera 'wrist'.*no frame within 0.5s"):
+            cam.read()
+        assert time.monotonic() - start < 0.05, "read() must not block the control tick"
+    finally:
+        cam.close()
+    assert not cam.thread.is_alive()
     with pytest.raises(CameraError, match=r"camera 'head': cannot open '/dev/video97'"):
         open_camera("head", CameraConfig(source="opencv", device="/dev/video97"), (32, 32))
 
