@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from agent.perception.checkpoint import CHECKPOINT
 from agent.perception.config import load_config
 from agent.perception.inference import ClipEncoder, checkpoint_config, encoder_mismatch
 from agent.runtime.messages import Latent, Observation
@@ -72,7 +73,8 @@ class PerceptionNode(Node):
         self.encoder = ClipEncoder.from_checkpoint(self.cfg.checkpoint, frame_step, self.cfg.device)
         if not self.model_name:
             step = torch.load(self.cfg.checkpoint, map_location="cpu", weights_only=True, mmap=True)["step"]
-            self.model_name = f"vjepa:{Path(self.cfg.checkpoint).parent.name}:{step}"
+            path = Path(self.cfg.checkpoint)  # runs/NAME/checkpoint.pt -> NAME; models/NAME.pt -> NAME
+            self.model_name = f"vjepa:{path.parent.name if path.name == CHECKPOINT else path.stem}:{step}"
         self.log.info("encoder %s loaded from %s", self.model_name, self.cfg.checkpoint)
 
     def _on_obs(self, msg: Message) -> None:
@@ -87,6 +89,12 @@ class PerceptionNode(Node):
             self.cfg.latent_topic,
             Latent(z=z, source_seq=msg.seq, source_mono=msg.stamp_mono, model=self.model_name),
         )
+
+    def teardown(self) -> None:
+        timing = self.stats()["handler_ms"].get(self.cfg.obs_topic)
+        if timing:
+            self.log.info("%d latents published; per observation p50 %.1f ms, p99 %.1f ms (encode + publish)",
+                          self.counters["latents"], timing["p50"], timing["p99"])  # fmt: skip
 
 
 NODE = PerceptionNode

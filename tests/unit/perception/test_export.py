@@ -32,3 +32,19 @@ def test_export_refuses_what_is_not_a_checkpoint(tmp_path: Path) -> None:
     torch.save({"weights": {}}, tmp_path / "other.pt")
     with pytest.raises(ValueError, match="not an encoder checkpoint"):
         export_model(tmp_path / "other.pt", tmp_path / "out.pt")
+
+
+def test_the_shipped_model_matches_its_config_and_encodes() -> None:
+    """models/encoder_tiny_sim.pt (make demo's perception) fits configs/models/encoder_tiny_sim.yaml."""
+    from agent.perception.config import load_config
+    from agent.perception.inference import encoder_mismatch
+
+    repo = Path(__file__).resolve().parents[3]
+    shipped, cfg = repo / "models" / "encoder_tiny_sim.pt", load_config(repo / "configs/models/encoder_tiny_sim.yaml")
+    assert not encoder_mismatch(checkpoint_config(shipped).encoder, cfg.encoder)
+    e = cfg.encoder
+    clip = torch.rand(2, e.frames, 3, e.img_size, e.img_size)
+    with torch.no_grad():
+        z = load_model(shipped).embed(clip)
+    assert z.shape == (2, (e.img_size // e.patch) ** 2, e.dim) and torch.isfinite(z).all()
+    assert z.std(0).mean() > 1e-3  # different clips, different embeddings
