@@ -22,6 +22,8 @@ from agent.perception.masking import MaskSampler, mask_specs
 from agent.perception.model import VJEPA
 from agent.perception.train import lr_factor, param_groups, train_step
 
+WARMUP_STEPS = 10  # training steps per side before timing: the first steps are slower (allocator, caches)
+
 
 def timed(fn: Callable[[], object], reps: int) -> float:
     """Median seconds per call of fn over reps calls."""
@@ -33,14 +35,21 @@ def timed(fn: Callable[[], object], reps: int) -> float:
     return statistics.median(times)
 
 
-def compare(ours: Callable[[], object], plain: Callable[[], object], rounds: int, reps: int) -> tuple[float, float]:
-    """Interleaved rounds of both; median of the per-round medians (seconds per call)."""
+def compare(
+    ours: Callable[[], object], plain: Callable[[], object], rounds: int, reps: int, warmup: int = 3
+) -> tuple[float, float]:
+    """Interleaved rounds of both, the order swapped every round (a machine that speeds up or slows
+    down over the run would otherwise favour whichever goes second); median of per-round medians."""
     for fn in (ours, plain):
-        timed(fn, 3)  # warm up
+        timed(fn, warmup)
     a, b = [], []
-    for _ in range(rounds):
-        a.append(timed(ours, reps))
-        b.append(timed(plain, reps))
+    for r in range(rounds):
+        if r % 2:
+            b.append(timed(plain, reps))
+            a.append(timed(ours, reps))
+        else:
+            a.append(timed(ours, reps))
+            b.append(timed(plain, reps))
     return statistics.median(a), statistics.median(b)
 
 
@@ -76,7 +85,7 @@ def bench_train(model: VJEPA, cfg_path: str, rounds: int, reps: int) -> tuple[fl
     # The plain loop gets the same mask sequence, sampled ahead of time: the same tokens to compute
     # (one fixed mask would make the comparison depend on how many tokens that one draw holds).
     ahead = MaskSampler(e.grid, mask_specs(tc), seed=0)
-    plain_masks = [ahead(tc.batch_size) for _ in range(3 + rounds * reps)]
+    plain_masks = [ahead(tc.batch_size) for _ in range(WARMUP_STEPS + rounds * reps)]
     plain_step = 0
     plain_opt = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=tc.lr)
     step = 0
@@ -94,7 +103,7 @@ def bench_train(model: VJEPA, cfg_path: str, rounds: int, reps: int) -> tuple[fl
         loss.backward()
         plain_opt.step()
 
-    per_step = compare(ours, plain, rounds, reps)
+    per_step = compare(ours, plain, rounds, reps, warmup=WARMUP_STEPS)
     return tc.batch_size / per_step[0], tc.batch_size / per_step[1]
 
 
