@@ -59,6 +59,19 @@ def braking_distance(v: np.ndarray, amax: np.ndarray, dt: float) -> np.ndarray:
     return dt * (m * speed - amax * dt * m * (m + 1) / 2)
 
 
+_ARM_ARRAYS: dict[int, tuple[ArmLimits, np.ndarray, np.ndarray, np.ndarray, np.ndarray]] = {}
+
+
+def _arm_arrays(lim: ArmLimits) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """(lower + margin, upper - margin, max_vel, max_acc) as arrays, built once per limits object
+    (the decision runs on every command; configs do not change while a node runs)."""
+    got = _ARM_ARRAYS.get(id(lim))
+    if got is None or got[0] is not lim:
+        lo, hi = np.asarray(lim.lower) + lim.margin, np.asarray(lim.upper) - lim.margin
+        got = _ARM_ARRAYS[id(lim)] = (lim, lo, hi, np.asarray(lim.max_vel, float), np.asarray(lim.max_acc, float))
+    return got[1], got[2], got[3], got[4]
+
+
 def limit_arm(
     target: np.ndarray, q_prev: np.ndarray, v_prev: np.ndarray, lim: ArmLimits, dt: float
 ) -> tuple[np.ndarray, list[Intervention]]:
@@ -67,9 +80,7 @@ def limit_arm(
     q_prev / v_prev: the previous safe target and its velocity. If any joint could not stop before
     its limit at max deceleration, every joint brakes.
     """
-    lo = np.asarray(lim.lower) + lim.margin
-    hi = np.asarray(lim.upper) - lim.margin
-    vmax, amax = np.asarray(lim.max_vel), np.asarray(lim.max_acc)
+    lo, hi, vmax, amax = _arm_arrays(lim)
     events: list[Intervention] = []
     if not finite(target):
         events.append(Intervention("arm", "clamp", "arm_nonfinite", "non-finite target; holding"))

@@ -47,7 +47,7 @@ class EstopLatch:
     def poll(self) -> EstopState:
         """Re-read the file when it changed on disk (cheap stat otherwise)."""
         try:
-            st = self.path.stat()
+            st = os.stat(self.path)  # os.stat: a few us less than Path.stat on every command
             stamp = (st.st_mtime_ns, st.st_size)
         except FileNotFoundError:
             stamp = None

@@ -179,7 +179,8 @@ class SafetyNode(Node):
 
     def _faults(self, now: float, last_command: float | None) -> list[Intervention]:
         latch = self.latch.poll()
-        peers = {name: PeerSeen(hb.health, hb.ready, rx) for name, (hb, rx) in self.peers.items()}
+        required = self.cfg.watchdog.require_peers
+        peers = {n: PeerSeen(hb.health, hb.ready, rx) for n, (hb, rx) in self.peers.items() if n in required}
         found = faults(
             now,
             self.cfg.watchdog,
