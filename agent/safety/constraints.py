@@ -59,16 +59,17 @@ def braking_distance(v: np.ndarray, amax: np.ndarray, dt: float) -> np.ndarray:
     return dt * (m * speed - amax * dt * m * (m + 1) / 2)
 
 
-_ARM_ARRAYS: dict[int, tuple[ArmLimits, np.ndarray, np.ndarray, np.ndarray, np.ndarray]] = {}
+_ARM_LISTS: dict[int, tuple[ArmLimits, list[float], list[float], list[float], list[float]]] = {}
 
 
-def _arm_arrays(lim: ArmLimits) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """(lower + margin, upper - margin, max_vel, max_acc) as arrays, built once per limits object
+def _arm_lists(lim: ArmLimits) -> tuple[list[float], list[float], list[float], list[float]]:
+    """(lower + margin, upper - margin, max_vel, max_acc) per joint, built once per limits object
     (the decision runs on every command; configs do not change while a node runs)."""
-    got = _ARM_ARRAYS.get(id(lim))
+    got = _ARM_LISTS.get(id(lim))
     if got is None or got[0] is not lim:
-        lo, hi = np.asarray(lim.lower) + lim.margin, np.asarray(lim.upper) - lim.margin
-        got = _ARM_ARRAYS[id(lim)] = (lim, lo, hi, np.asarray(lim.max_vel, float), np.asarray(lim.max_acc, float))
+        lo = [x + lim.margin for x in lim.lower]
+        hi = [x - lim.margin for x in lim.upper]
+        got = _ARM_LISTS[id(lim)] = (lim, lo, hi, [float(x) for x in lim.max_vel], [float(x) for x in lim.max_acc])
     return got[1], got[2], got[3], got[4]
 
 
@@ -78,50 +79,62 @@ def limit_arm(
     """Joint targets within position (with margin), velocity and acceleration limits per period.
 
     q_prev / v_prev: the previous safe target and its velocity. If any joint could not stop before
-    its limit at max deceleration, every joint brakes.
+    its limit at max deceleration, every joint brakes. Plain float math per joint: on 5-6 joints
+    it runs a few times faster than numpy's per-call overhead allows (every command passes here).
     """
-    lo, hi, vmax, amax = _arm_arrays(lim)
+    lo, hi, vmax, amax = _arm_lists(lim)
     events: list[Intervention] = []
     if not finite(target):
         events.append(Intervention("arm", "clamp", "arm_nonfinite", "non-finite target; holding"))
         target = q_prev
-    pos = clip(target, lo, hi)
-    if np.any(np.abs(pos - target) > EPS):
-        j = int(np.argmax(np.abs(pos - target)))
-        events.append(Intervention("arm.position", "clamp", "joint_limit", f"joint {j}: {target[j]:.3f} rad"))
-    v_lo = np.maximum(-vmax, v_prev - amax * dt)
-    v_hi = np.minimum(vmax, v_prev + amax * dt)
-    v_want = (pos - q_prev) / dt
-    v = clip(v_want, np.minimum(v_lo, v_hi), np.maximum(v_lo, v_hi))
-    if np.any(np.abs(v - v_want) > EPS):
-        j = int(np.argmax(np.abs(v - v_want)))
+    want_q, qp, vp = target.tolist(), q_prev.tolist(), v_prev.tolist()
+    pos = [min(max(x, low), high) for x, low, high in zip(want_q, lo, hi, strict=True)]
+    off = [abs(p - x) for p, x in zip(pos, want_q, strict=True)]
+    if max(off) > EPS:
+        j = off.index(max(off))
+        events.append(Intervention("arm.position", "clamp", "joint_limit", f"joint {j}: {want_q[j]:.3f} rad"))
+    v, v_want = [], []
+    for p, q0, v0, vm, am in zip(pos, qp, vp, vmax, amax, strict=True):
+        step = am * dt
+        v_lo, v_hi = max(-vm, v0 - step), min(vm, v0 + step)
+        want = (p - q0) / dt
+        v.append(min(max(want, min(v_lo, v_hi)), max(v_lo, v_hi)))
+        v_want.append(want)
+    off = [abs(a - b) for a, b in zip(v, v_want, strict=True)]
+    if max(off) > EPS:
+        j = off.index(max(off))
         reason = "joint_velocity" if abs(v_want[j]) > vmax[j] else "joint_acceleration"
         events.append(Intervention("arm.rate", "clamp", reason, f"joint {j}: {v_want[j]:.3f} rad/s wanted"))
-    q = q_prev + v * dt
-    stop_dist = braking_distance(v, amax, dt)
-    beyond = ((v > EPS) & (q + stop_dist > hi + EPS)) | ((v < -EPS) & (q - stop_dist < lo - EPS))
-    if np.any(beyond):
-        j = int(np.argmax(beyond))
-        events.append(Intervention("arm.brake", "clamp", "joint_cannot_stop", f"joint {j} would overrun; braking"))
-        q = brake_arm(q_prev, v_prev, lim, dt)
-    return q, events
+    q = [q0 + vi * dt for q0, vi in zip(qp, v, strict=True)]
+    for j, (qi, vi, am, low, high) in enumerate(zip(q, v, amax, lo, hi, strict=True)):
+        speed = abs(vi)
+        m = math.floor(speed / (am * dt))
+        stop = dt * (m * speed - am * dt * m * (m + 1) / 2)  # braking_distance() of this joint
+        if (vi > EPS and qi + stop > high + EPS) or (vi < -EPS and qi - stop < low - EPS):
+            events.append(Intervention("arm.brake", "clamp", "joint_cannot_stop", f"joint {j} would overrun; braking"))
+            return brake_arm(q_prev, v_prev, lim, dt), events
+    return np.array(q), events
 
 
 def limit_base(v: np.ndarray, v_prev: np.ndarray, lim: BaseLimits, dt: float) -> tuple[np.ndarray, list[Intervention]]:
-    """Base velocity within speed, yaw-rate and acceleration limits relative to the previous output."""
-    vmax, amax = np.asarray(lim.max_vel), np.asarray(lim.max_acc)
+    """Base velocity within speed, yaw-rate and acceleration limits relative to the previous output
+    (plain float math on the three axes, like limit_arm)."""
+    vmax, amax = lim.max_vel, lim.max_acc
     events: list[Intervention] = []
     if not finite(v):
         events.append(Intervention("base", "clamp", "base_nonfinite", "non-finite velocity; braking"))
         v = np.zeros(3)
-    out = clip(v, -vmax, vmax)
-    if np.any(np.abs(out[:2] - v[:2]) > EPS):
+    want = v.tolist()
+    out = [min(max(x, -m), m) for x, m in zip(want, vmax, strict=True)]
+    if abs(out[0] - want[0]) > EPS or abs(out[1] - want[1]) > EPS:
         events.append(Intervention("base.speed", "clamp", "base_speed", f"{np.round(v[:2], 3).tolist()} m/s"))
-    if abs(out[2] - v[2]) > EPS:
-        events.append(Intervention("base.yaw_rate", "clamp", "yaw_rate", f"{v[2]:.3f} rad/s"))
-    lo, hi = v_prev - amax * dt, v_prev + amax * dt
-    acc = clip(out, np.minimum(lo, hi), np.maximum(lo, hi))
-    if np.any(np.abs(acc - out) > EPS):
+    if abs(out[2] - want[2]) > EPS:
+        events.append(Intervention("base.yaw_rate", "clamp", "yaw_rate", f"{want[2]:.3f} rad/s"))
+    acc = []
+    for x, v0, am in zip(out, v_prev.tolist(), amax, strict=True):
+        low, high = v0 - am * dt, v0 + am * dt
+        acc.append(min(max(x, min(low, high)), max(low, high)))
+    if any(abs(a - x) > EPS for a, x in zip(acc, out, strict=True)):
         events.append(
             Intervention(
                 "base.acceleration",
@@ -130,7 +143,7 @@ def limit_base(v: np.ndarray, v_prev: np.ndarray, lim: BaseLimits, dt: float) ->
                 f"{np.round(out, 3).tolist()} from {np.round(v_prev, 3).tolist()}",
             )
         )
-    return acc, events
+    return np.array(acc), events
 
 
 def brake_base(v_prev: np.ndarray, lim: BaseLimits, dt: float) -> np.ndarray:

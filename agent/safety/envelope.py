@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from agent.safety.config import SafetyConfig, Zone
@@ -11,13 +13,17 @@ from agent.safety.geometry import RobotGeometry
 
 def next_pose(pose: np.ndarray, vel: np.ndarray, dt: float) -> np.ndarray:
     """Base pose after driving the robot-frame velocity (vx, vy, wz) for dt."""
-    c, s = np.cos(pose[2]), np.sin(pose[2])
-    return pose + dt * np.array([c * vel[0] - s * vel[1], s * vel[0] + c * vel[1], vel[2]])
+    x, y, yaw = pose.tolist()
+    vx, vy, wz = vel.tolist()
+    c, s = math.cos(yaw), math.sin(yaw)
+    return np.array([x + dt * (c * vx - s * vy), y + dt * (s * vx + c * vy), yaw + dt * wz])
 
 
 def outside_box(point: np.ndarray, lower: np.ndarray, upper: np.ndarray) -> float:
     """How far a point is outside a box [m]; 0 inside."""
-    return float(np.linalg.norm(np.maximum(lower - point, 0.0) + np.maximum(point - upper, 0.0)))
+    triples = zip(point.tolist(), lower.tolist(), upper.tolist(), strict=True)
+    gaps = [max(lo - p, 0.0) + max(p - hi, 0.0) for p, lo, hi in triples]
+    return math.sqrt(sum(g * g for g in gaps))
 
 
 def depth_in_boxes(point: np.ndarray, lower: np.ndarray, upper: np.ndarray) -> np.ndarray:
@@ -27,9 +33,10 @@ def depth_in_boxes(point: np.ndarray, lower: np.ndarray, upper: np.ndarray) -> n
 
 
 def in_base_frame(point: np.ndarray, pose: np.ndarray) -> np.ndarray:
-    c, s = np.cos(pose[2]), np.sin(pose[2])
-    dx, dy = point[0] - pose[0], point[1] - pose[1]
-    return np.array([c * dx + s * dy, -s * dx + c * dy, point[2]])
+    x, y, yaw = pose.tolist()
+    c, s = math.cos(yaw), math.sin(yaw)
+    dx, dy = float(point[0]) - x, float(point[1]) - y
+    return np.array([c * dx + s * dy, -s * dx + c * dy, float(point[2])])
 
 
 class EnvelopeRules:
