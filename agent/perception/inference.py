@@ -41,7 +41,7 @@ class ClipEncoder:
         self.device = torch.device(device)
         self.frame_step = frame_step
         self.span = (self.cfg.frames - 1) * frame_step + 1  # frames one clip covers
-        self.frames: deque[np.ndarray] = deque(maxlen=self.span)
+        self.frames: deque[torch.Tensor] = deque(maxlen=self.span)  # [3, S, S] float in [0, 1]
         self.episode: Any = None
 
     @classmethod
@@ -49,23 +49,23 @@ class ClipEncoder:
         return cls(load_model(path), frame_step, device)
 
     def push(self, head: np.ndarray, episode: Any = None) -> None:
-        """Add one uint8 [H, W, 3] frame; a new episode id empties the buffer first."""
+        """Add one uint8 [H, W, 3] frame; a new episode id empties the buffer first. Each frame is
+        converted (and resized) once here, not again for every clip it is part of."""
         if episode != self.episode:
             self.frames.clear()
             self.episode = episode
-        self.frames.append(head)
+        x = torch.from_numpy(np.ascontiguousarray(head)).to(self.device).permute(2, 0, 1).float() / 255.0
+        size = self.cfg.img_size
+        if x.shape[-2:] != (size, size):  # [3, H, W]
+            x = F.interpolate(x[None], size=(size, size), mode="bilinear", antialias=True)[0].clamp(0, 1)
+        self.frames.append(x)
 
     def clip(self) -> torch.Tensor:
         """The latest clip [1, T, 3, S, S] in [0, 1]; before the buffer fills, the first frame repeats."""
         if not self.frames:
             raise RuntimeError("no frame pushed yet")
         frames = [self.frames[0]] * (self.span - len(self.frames)) + list(self.frames)
-        x = torch.from_numpy(np.stack(frames[:: self.frame_step])).to(self.device)  # [T, H, W, 3]
-        x = x.permute(0, 3, 1, 2).float() / 255.0  # [T, 3, H, W]
-        size = self.cfg.img_size
-        if x.shape[-2:] != (size, size):
-            x = F.interpolate(x, size=(size, size), mode="bilinear", antialias=True).clamp(0, 1)
-        return x.unsqueeze(0)
+        return torch.stack(frames[:: self.frame_step]).unsqueeze(0)
 
     @torch.inference_mode()
     def encode(self) -> np.ndarray:
