@@ -225,12 +225,7 @@ class HardwareNode(Node):
             if self.counters["tick_errors"] <= 3 or self.counters["tick_errors"] % 50 == 0:
                 self.log.exception("control tick failed (#%d); stopping the wheels", self.counters["tick_errors"])
             self.command = None
-            try:
-                assert self.wheels is not None
-                self.wheels.stop()
-            except BusError as exc:
-                self.counters["bus_stop_failed"] += 1
-                self.log.error("could not stop the wheels: %s", exc)
+            self._stop_wheels()
 
     def _control(self, now: float) -> None:
         assert self.joints is not None and self.wheels is not None
@@ -269,12 +264,16 @@ class HardwareNode(Node):
         n = self.counters["bus_errors"]
         if n <= 3 or n % 50 == 0:
             self.log.error("bus error (#%d, servo %s): %s", n, exc.servo_id, exc)
+        self._stop_wheels()
+
+    def _stop_wheels(self) -> None:
+        """Best effort after a failure: wheels to zero speed; if even that fails, count and say so."""
         try:
             assert self.wheels is not None
             self.wheels.stop()
-        except BusError as stop_exc:
+        except BusError as exc:
             self.counters["bus_stop_failed"] += 1
-            self.log.error("could not stop the wheels: %s", stop_exc)
+            self.log.error("could not stop the wheels: %s (use the hardware e-stop)", exc)
 
 
 NODE = HardwareNode
