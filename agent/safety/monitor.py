@@ -57,9 +57,15 @@ class Monitor:
     def on_obs(self, obs: Observation) -> None:
         if obs.arm.shape != (self.n_arm,):
             raise ValueError(f"observation has {obs.arm.shape[0]} joints, config has {self.n_arm}")
+        new_episode = self.obs is not None and obs.episode != self.obs.episode
         self.obs = obs
-        if self.q is None:
+        if self.q is None or new_episode:
+            # Rate limits count from where the arm is: after a reset (the backend may have moved the
+            # robot) ramping from the last episode's targets would itself be a jump.
             self.q = np.clip(obs.arm, self.cfg.arm.lower, self.cfg.arm.upper)
+            self.v = np.zeros(self.n_arm)
+        if new_episode:
+            self.base = np.zeros(3)  # a reset leaves the base at rest
 
     def hold(self, now: float) -> None:
         """Motion may only resume with a command stamped after now (e-stop reset, fault cleared)."""

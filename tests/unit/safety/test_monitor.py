@@ -158,3 +158,19 @@ def test_outputs_are_bound_to_the_episode_they_were_checked_in() -> None:
     stopped = mon.stop(10.02, [Intervention("input", "stop", "test")])
     assert not passed.stopped and passed.command is not None and passed.command.episode == 3
     assert stopped.command is not None and stopped.command.episode == 3
+
+
+def test_a_new_episode_restarts_the_rate_limits_from_the_observed_arm() -> None:
+    mon = Monitor(CFG, None)
+    first = obs([0.0] * 5, [0, 0, 0])
+    first.episode = 1
+    mon.on_obs(first)
+    reset = obs([0.0, -0.2, 1.5, 1.5, 0.0], [3, 1, 0])  # the backend reset: the arm is elsewhere now
+    reset.episode = 2
+    mon.on_obs(reset)
+    cmd = Command(base_vel=np.zeros(3), arm=reset.arm.copy(), gripper=0.5, valid_until=11.0,
+                  source="planner", seq=1, stamp_mono=10.0)  # fmt: skip
+    out = mon.propose(cmd, 10.01, [])
+    assert out.command is not None and not out.stopped
+    # holding the observed pose is no motion at all, so nothing is clamped and the target is that pose
+    assert np.allclose(out.command.arm, reset.arm) and not out.events, out.events
