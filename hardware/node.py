@@ -11,6 +11,7 @@ from typing import Any
 
 import numpy as np
 
+from agent.runtime.command_gate import refusal
 from agent.runtime.config import ConfigError
 from agent.runtime.messages import Command, Observation
 from agent.runtime.node import Node, run_node
@@ -167,15 +168,12 @@ class HardwareNode(Node):
         self.command_time = time.monotonic()
 
     def _refuse(self, msg: Command) -> tuple[str, str] | None:
-        """Why a command must not move the robot (reason code, detail), or None."""
-        if self.cfg.accept_sources and msg.source not in self.cfg.accept_sources:
-            return "source", f"source {msg.source!r} not in {self.cfg.accept_sources}"
-        if msg.episode and msg.episode != self.episode:  # checked against another episode's state
-            return "episode", f"command {msg.seq} is for episode {msg.episode}, this is episode {self.episode}"
-        if msg.valid_until < time.monotonic():
-            return "expired", f"command {msg.seq} expired {time.monotonic() - msg.valid_until:.3f}s ago"
-        if msg.arm.shape != (self.n_arm,) or msg.base_vel.shape != (3,):
-            return "shape", f"arm {msg.arm.shape} / base {msg.base_vel.shape}, robot has {self.n_arm} joints"
+        """Why a command must not move the robot (reason code, detail), or None: the checks every
+        backend makes, then (the motors get exactly these values, nothing clips them) finite and in range."""
+        why = refusal(msg, self.command, episode=self.episode, n_arm=self.n_arm,
+                      accept_sources=self.cfg.accept_sources, now=time.monotonic())  # fmt: skip
+        if why is not None:
+            return why
         if not (np.isfinite(msg.arm).all() and np.isfinite(msg.base_vel).all() and np.isfinite(msg.gripper)):
             return "nonfinite", "NaN or inf in the command"
         arm = self.features["action"]["arm_targets"]
@@ -187,8 +185,6 @@ class HardwareNode(Node):
             return "range", f"base velocity {msg.base_vel.tolist()} above {self.robot.base.max_vel}"
         if not 0.0 <= msg.gripper <= 1.0:
             return "range", f"gripper {msg.gripper} outside 0..1"
-        if self.command is not None and msg.seq <= self.command.seq and msg.source == self.command.source:
-            return "out_of_order", f"seq {msg.seq} after {self.command.seq}"
         return None
 
     def _reject(self, reason: str, detail: str) -> None:

@@ -10,6 +10,7 @@ from typing import Any, Literal
 
 import numpy as np
 
+from agent.runtime.command_gate import refusal
 from agent.runtime.messages import Command, Observation, TaskStatus
 from agent.runtime.node import Node, NodeConfig, run_node
 from agent.runtime.schema import Message
@@ -146,21 +147,10 @@ class SimNode(Node):
     def _on_command(self, msg: Message) -> None:
         assert isinstance(msg, Command)
         world = self._world()
-        if self.cfg.accept_sources and msg.source not in self.cfg.accept_sources:
-            self._reject("source", f"source {msg.source!r} not in {self.cfg.accept_sources}")
-            return
-        if msg.valid_until < time.monotonic():
-            self._reject("expired", f"command {msg.seq} expired {time.monotonic() - msg.valid_until:.3f}s ago")
-            return
-        if msg.episode and msg.episode != self.episode:  # checked against another episode's state
-            self._reject("episode", f"command {msg.seq} is for episode {msg.episode}, this is episode {self.episode}")
-            return
-        n_arm = world.robot.n_arm
-        if msg.arm.shape != (n_arm,):
-            self._reject("shape", f"arm has {msg.arm.shape[0]} targets, robot has {n_arm} joints")
-            return
-        if self.command is not None and msg.seq <= self.command.seq and msg.source == self.command.source:
-            self._reject("out_of_order", f"seq {msg.seq} after {self.command.seq}")
+        why = refusal(msg, self.command, episode=self.episode, n_arm=world.robot.n_arm,
+                      accept_sources=self.cfg.accept_sources, now=time.monotonic())  # fmt: skip
+        if why is not None:  # out-of-range values were refused by the codec; the world clips to the limits
+            self._reject(*why)
             return
         self.command = msg
         self.command_sim_time = world.time
