@@ -4,7 +4,10 @@ One-hop publish->receive latency (receiver in another process, same monotonic cl
 request->reply round trip, p50 and p99, for a 7-float command and 64x64x3 / 224x224x3 uint8 frames,
 over ipc and tcp. Prints a markdown table with the ratio ours/raw (target: p50 <= 1.3x).
 
-    python bench/bus_latency.py [--n 1000] [--out bench/results/bus_latency.md]
+Each case alternates raw and ours over several rounds (order flipped each round) and pools the
+latencies, so both sides see the same machine: this VM drifts by tens of percent within a minute.
+
+    python bench/bus_latency.py [--n 1000] [--rounds 4] [--out bench/results/bus_latency.md]
 """
 
 from __future__ import annotations
@@ -177,6 +180,8 @@ def reqrep(impl: str, endpoint: str, shape, n: int) -> list[float]:  # type: ign
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--n", type=int, default=1000, help="messages per case")
+    parser.add_argument("--rounds", type=int, default=4, help="alternating rounds per case (n split across them)")
+    parser.add_argument("--pattern", choices=["pub->sub", "req->rep"], help="only this pattern")
     parser.add_argument("--out", type=Path, help="also write the table to this file")
     args = parser.parse_args()
     tmp = tempfile.mkdtemp(prefix="amibot-bench-")
@@ -186,14 +191,17 @@ def main() -> None:
     ]
     port = 47600
     for pattern, fn in (("pub->sub", pubsub), ("req->rep", reqrep)):
+        if args.pattern not in (None, pattern):
+            continue
         for label, shape in PAYLOADS.items():
             for transport in ("ipc", "tcp"):
-                res = {}
-                for impl in ("raw", "ours"):
-                    port += 1
-                    ep = f"ipc://{tmp}/{port}.sock" if transport == "ipc" else f"tcp://127.0.0.1:{port}"
-                    lat = np.array(fn(impl, ep, shape, args.n)) * 1e6
-                    res[impl] = (np.percentile(lat, 50), np.percentile(lat, 99))
+                lat: dict[str, list[float]] = {"raw": [], "ours": []}
+                for r in range(args.rounds):
+                    for impl in ("raw", "ours") if r % 2 == 0 else ("ours", "raw"):
+                        port += 1
+                        ep = f"ipc://{tmp}/{port}.sock" if transport == "ipc" else f"tcp://127.0.0.1:{port}"
+                        lat[impl] += fn(impl, ep, shape, args.n // args.rounds)
+                res = {impl: np.percentile(np.array(v) * 1e6, [50, 99]) for impl, v in lat.items()}
                 (o50, o99), (r50, r99) = res["ours"], res["raw"]
                 rows.append(
                     f"| {pattern} | {label} | {transport} | {o50:.0f} / {o99:.0f} | {r50:.0f} / {r99:.0f} "
@@ -201,7 +209,10 @@ def main() -> None:
                 )
                 print(rows[-1], flush=True)
     table = "\n".join(rows)
-    print(f"\n{table}\n\n{args.n} messages per case, paced at {PERIOD_S * 1e3:.0f} ms; {os.cpu_count()} CPUs.")
+    print(
+        f"\n{table}\n\n{args.n} messages per case in {args.rounds} alternating rounds, paced at "
+        f"{PERIOD_S * 1e3:.0f} ms; {os.cpu_count()} CPUs."
+    )
     if args.out:
         args.out.parent.mkdir(parents=True, exist_ok=True)
         args.out.write_text(table + "\n")

@@ -124,6 +124,7 @@ class Subscriber:
         self.max_bytes = max_bytes
         self.max_age = max_age
         self.rejects = RejectCounter(name)
+        self.superseded: Counter[str] = Counter()  # latest-value messages dropped for a newer one, by topic
         self.sock = _socket(zmq.SUB, hwm=hwm, max_bytes=max_bytes)
         for topic in self.topics:
             self.sock.setsockopt(zmq.SUBSCRIBE, topic.encode())
@@ -173,6 +174,7 @@ class Subscriber:
             topic = got[0]
             if topic in self.latest and topic in newest:
                 out[newest[topic]] = None  # type: ignore[call-overload]
+                self.superseded[topic] += 1
             newest[topic] = len(out)
             out.append(got)
         return [item for item in out if item is not None]

@@ -1,54 +1,65 @@
-"""Wire format: multipart [topic, msgpack header, *raw numpy frames]; zero-copy, no pickle."""
+"""Wire format: multipart [topic, msgpack header, *raw numpy frames]; zero-copy, no pickle.
+
+The header layout is in agent/runtime/wire.py. A valid header is parsed and range-checked in one C
+call (msgspec); a header that fails is parsed again in Python only to say exactly what is wrong.
+"""
 
 from __future__ import annotations
 
 import math
 import time
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, Union
 
 import msgpack
+import msgspec
 import numpy as np
+import zmq
 
 from agent.runtime.messages import MESSAGE_TYPES
-from agent.runtime.schema import Message, MessageError
+from agent.runtime.schema import ArraySpec, Message, MessageError, check_array, check_contents, check_scalar
+from agent.runtime.wire import DTYPE_NAME, INLINE_ELEMS, ITEMSIZE, FrameRef, Plan, inline, plan
 
 MAX_HEADER_BYTES = 64 * 1024
-INLINE_BYTES = 4096  # arrays up to this size ride in the header as msgpack bin; bigger ones get a frame
 DEFAULT_MAX_BYTES = 32 * 1024 * 1024
-_WIRE_DTYPES = ("uint8", "int32", "int64", "float32", "float64", "bool")
-_ITEMSIZE = {name: np.dtype(name).itemsize for name in _WIRE_DTYPES}
-_NAME = {np.dtype(name): name for name in _WIRE_DTYPES}  # dtype.name is slow on the hot path
-_HEADER_KEYS = ("type", "v", "seq", "mono", "wall", "f", "a")
+
+PLANS: dict[type[Message], Plan] = {cls: plan(cls) for cls in MESSAGE_TYPES.values()}
+_BY_HEADER = {p.header: p for p in PLANS.values()}
+_DECODER = msgspec.msgpack.Decoder(Union[tuple(p.header for p in PLANS.values())])  # noqa: UP007
+_ENCODER = msgspec.msgpack.Encoder()
 
 
 def encode(topic: str, msg: Message, *, validate: bool = True) -> list[Any]:
-    """Frames for one message. Array frames are the arrays' own buffers (no copy when contiguous)."""
-    if validate:
-        msg.validate()
+    """Frames for one message. Array frames are the arrays' own buffers (no copy when contiguous).
+
+    With validate, the header goes through the receiver's own checks first, so a bad message fails
+    here with the same MessageError a receiver would count."""
+    p = PLANS[type(msg)]
+    header: list[Any] = [msg.TYPE, msg.VERSION, msg.seq, msg.stamp_mono, msg.stamp_wall]
     arrays: list[np.ndarray] = []
-    layout: list[list[Any]] = []
-    for name, _spec in msg.array_fields():
+    for name, spec, inl in p.fields:
         value = getattr(msg, name)
-        if value is None:
-            continue
-        value = np.ascontiguousarray(value)
-        entry = [name, _NAME.get(value.dtype, str(value.dtype)), list(value.shape)]
-        if value.nbytes <= INLINE_BYTES:  # fewer frames: each costs more than copying a few bytes
-            entry.append(value.tobytes())
+        if spec is None or value is None:
+            header.append(value)
+        elif inl and type(value) is np.ndarray and value.ndim == 1 and value.size <= INLINE_ELEMS:
+            if validate and value.dtype != spec.np_dtype:
+                msg.validate()  # names the field and both dtypes
+            header.append(value.tolist())
         else:
+            if validate:
+                check_array(msg.TYPE, name, spec, value)
+            value = np.ascontiguousarray(value)
+            header.append({"d": DTYPE_NAME.get(value.dtype) or str(value.dtype), "s": list(value.shape)})
             arrays.append(value)
-        layout.append(entry)
-    header = {
-        "type": msg.TYPE,
-        "v": msg.VERSION,
-        "seq": msg.seq,
-        "mono": msg.stamp_mono,
-        "wall": msg.stamp_wall,
-        "f": {name: getattr(msg, name) for name, _ in msg.scalar_fields()},
-        "a": layout,
-    }
-    return [topic.encode(), msgpack.packb(header, use_bin_type=True), *arrays]
+    raw = _ENCODER.encode(header)
+    if validate:
+        try:
+            _DECODER.decode(raw)
+        except Exception as exc:  # msgspec's own errors, and UnicodeDecodeError for a bad string
+            msg.validate()  # the precise reason; what it passes, the wire schema still refuses
+            raise MessageError("bad_header", str(exc), msg_type=msg.TYPE) from None
+        msg.check()
+    return [topic.encode(), raw, *arrays]
 
 
 def decode(
@@ -60,110 +71,159 @@ def decode(
 ) -> tuple[str, Message]:
     """Topic and validated message from received frames, or MessageError with a reason code.
 
-    Frames may be bytes or zmq.Frame; numpy fields are read-only views on the frame buffers.
+    Frames may be bytes or zmq.Frame; numpy fields are read-only (views on the frame buffers where framed).
     """
     if len(frames) < 2:
         raise MessageError("truncated", f"{len(frames)} frame(s), need topic and header")
-    bufs = [_buffer(f) for f in frames]
-    total = sum(len(b) for b in bufs)
+    bufs = [f if type(f) is bytes or type(f) is zmq.Frame else _buffer(f) for f in frames]
+    total = sum(map(len, bufs))
     if total > max_bytes:
         raise MessageError("oversize", f"{total} bytes > limit {max_bytes}")
     try:
         topic = bytes(bufs[0]).decode()
     except UnicodeDecodeError as exc:
         raise MessageError("bad_topic", f"topic is not UTF-8 ({exc.reason})") from None
-    header = _unpack_header(bufs[1])
-    cls = MESSAGE_TYPES.get(header["type"])
-    if cls is None:
-        raise MessageError("unknown_type", f"type {header['type']!r}; known {sorted(MESSAGE_TYPES)}")
-    if header["v"] != cls.VERSION:
-        raise MessageError(
-            "bad_version", f"version {header['v']!r}, this build speaks {cls.VERSION}", msg_type=cls.TYPE
-        )
-    kwargs = _scalars(cls, header)
-    kwargs.update(_arrays(cls, header["a"], bufs[2:]))
-    msg = cls(seq=header["seq"], stamp_mono=header["mono"], stamp_wall=header["wall"], **kwargs)
-    msg.validate()
+    if len(bufs[1]) > MAX_HEADER_BYTES:
+        raise MessageError("oversize", f"header {len(bufs[1])} bytes > {MAX_HEADER_BYTES}")
+    try:
+        h = _DECODER.decode(bufs[1])
+    except Exception as exc:  # msgspec's own errors, and UnicodeDecodeError for a bad string
+        raise _diagnose(bufs, exc) from None
+    p = _BY_HEADER[type(h)]
+    values = msgspec.structs.asdict(h)
+    del values["v"]
+    payload = bufs[2:]
+    used = 0
+    numbers: list[Any] = []  # inline arrays of one dtype become views on one array: one numpy call
+    spans: list[tuple[str, int, int]] = []
+    for name, spec in p.arrays:
+        value = values[name]
+        if type(value) is list:
+            if p.inline_dtype is None:
+                values[name] = array = np.array(value, dtype=spec.np_dtype)
+                array.flags.writeable = False
+            else:
+                spans.append((name, len(numbers), len(numbers) + len(value)))
+                numbers += value
+        elif value is not None:
+            if used == len(payload):
+                raise _frames_missing(p, h, payload)
+            values[name] = _framed(p.cls.TYPE, name, spec, value.d, value.s, payload[used])
+            used += 1
+    if used != len(payload):
+        raise _frames_missing(p, h, payload)
+    if spans:
+        flat = np.array(numbers, dtype=p.inline_dtype)
+        flat.flags.writeable = False  # like the framed arrays: a received message is read-only
+        for name, start, end in spans:
+            values[name] = flat[start:end]
+    msg = p.cls.__new__(p.cls)
+    msg.__dict__ = values  # every field is set from the checked header: skip the dataclass __init__
+    msg.check()
     if max_age is not None:
         age = (time.monotonic() if now is None else now) - msg.stamp_mono
         if age > max_age:
-            raise MessageError("stale", f"{age * 1e3:.1f} ms old > {max_age * 1e3:.1f} ms", msg_type=cls.TYPE)
+            raise MessageError("stale", f"{age * 1e3:.1f} ms old > {max_age * 1e3:.1f} ms", msg_type=p.cls.TYPE)
     return topic, msg
 
 
 def _buffer(frame: Any) -> memoryview:
-    if type(frame) is bytes:
-        return memoryview(frame)
     buf = getattr(frame, "buffer", None)
     view = memoryview(frame) if buf is None else buf
     return view if view.ndim == 1 and view.itemsize == 1 else view.cast("B")
 
 
-def _is_number(value: Any) -> bool:
-    kind = type(value)
-    return (kind is float or kind is int) and math.isfinite(value)
+def _frames_missing(p: Plan, h: msgspec.Struct, payload: list[Any]) -> MessageError:
+    listed = sum(type(getattr(h, name)) is FrameRef for name, _ in p.arrays)
+    return MessageError("truncated", f"header lists {listed} array frame(s), got {len(payload)}", msg_type=p.cls.TYPE)
 
 
-def _unpack_header(raw: memoryview) -> dict[str, Any]:
-    if len(raw) > MAX_HEADER_BYTES:
-        raise MessageError("oversize", f"header {len(raw)} bytes > {MAX_HEADER_BYTES}")
+def _framed(msg_type: str, name: str, spec: ArraySpec, dtype: Any, shape: Any, buf: Any) -> np.ndarray:
+    """A payload frame as the array its FrameRef describes, checked against the field's spec."""
+    if dtype != spec.dtype:
+        detail = f"expected {spec.dtype}, got {dtype}" if dtype in ITEMSIZE else f"dtype {dtype!r} not allowed"
+        raise MessageError("dtype", detail, msg_type=msg_type, field=name)
+    expected = spec.np_dtype.itemsize
+    for size in shape:
+        if type(size) is not int or not 0 <= size < 2**31:
+            raise MessageError("shape", f"bad shape {shape!r}", msg_type=msg_type, field=name)
+        expected *= size
+    if expected != len(buf):
+        raise MessageError("truncated", f"{len(buf)} bytes, shape {shape} {dtype} needs {expected}",
+                           msg_type=msg_type, field=name)  # fmt: skip
+    value = np.ndarray(shape, spec.np_dtype, buffer=buf)
+    value.flags.writeable = False  # a view on the received frame
+    check_contents(msg_type, name, spec, value)
+    return value
+
+
+# ----- why a header failed the wire schema (cold path: only for rejects) -------------------------
+def _diagnose(bufs: list[Any], exc: Exception) -> MessageError:
+    """The precise MessageError for a header msgspec refused: which field, what is wrong."""
     try:
-        header = msgpack.unpackb(raw, raw=False, strict_map_key=True, max_array_len=4096, max_map_len=4096)
+        _raise_reason(bufs)
+    except MessageError as err:
+        return err
+    return MessageError("bad_header", f"refused by the wire schema: {exc}")
+
+
+def _raise_reason(bufs: list[Any]) -> None:
+    try:
+        raw = msgpack.unpackb(bufs[1], raw=False, strict_map_key=True, max_array_len=4096, max_map_len=4096)
     except Exception as exc:  # msgpack raises several unrelated types for garbage input
         raise MessageError("bad_header", f"not msgpack ({type(exc).__name__}: {exc})") from None
-    if type(header) is not dict:
-        raise MessageError("bad_header", f"header is {type(header).__name__}, expected a map")
-    if len(header) != len(_HEADER_KEYS) or not all(key in header for key in _HEADER_KEYS):
-        raise MessageError("bad_header", f"keys {sorted(map(str, header))}, expected {sorted(_HEADER_KEYS)}")
-    if type(header["type"]) is not str or type(header["f"]) is not dict or type(header["a"]) is not list:
-        raise MessageError("bad_header", "type must be a string, f a map and a (array layout) a list")
-    seq = header["seq"]
+    if type(raw) is not list or len(raw) < 5:
+        raise MessageError("bad_header", f"header is {type(raw).__name__}, expected [type, v, seq, mono, wall, ...]")
+    tag, version, seq, mono, wall = raw[:5]
+    cls = MESSAGE_TYPES.get(tag) if type(tag) is str else None
+    if cls is None:
+        raise MessageError("unknown_type", f"type {tag!r}; known {sorted(MESSAGE_TYPES)}")
+    if version != cls.VERSION:
+        raise MessageError("bad_version", f"version {version!r}, this build speaks {cls.VERSION}", msg_type=cls.TYPE)
     if type(seq) is not int or seq < 0:
-        raise MessageError("bad_header", f"seq {seq!r} is not a non-negative int")
-    if not (_is_number(header["mono"]) and _is_number(header["wall"])):
-        raise MessageError("bad_header", f"stamps mono={header['mono']!r} wall={header['wall']!r} not finite numbers")
-    return header
+        raise MessageError("bad_header", f"seq {seq!r} is not a non-negative int", msg_type=cls.TYPE)
+    for stamp in (mono, wall):
+        if type(stamp) not in (int, float) or not math.isfinite(stamp):
+            raise MessageError("bad_header", f"stamps mono={mono!r} wall={wall!r} not finite numbers",
+                               msg_type=cls.TYPE)  # fmt: skip
+    p = PLANS[cls]
+    values, names = raw[5:], [name for name, _, _ in p.fields]
+    if len(values) < len(names):
+        raise MessageError("missing", f"fields {names[len(values) :]} absent", msg_type=cls.TYPE)
+    if len(values) > len(names):
+        raise MessageError("bad_header", f"{len(values)} fields, v{cls.VERSION} has {len(names)}: {names}",
+                           msg_type=cls.TYPE)  # fmt: skip
+    payload = iter(bufs[2:])
+    for (name, spec, _), value in zip(p.fields, values, strict=True):
+        if spec is None:
+            check_scalar(cls.TYPE, name, p.scalars[name], value)
+        elif value is None:
+            check_array(cls.TYPE, name, spec, None)
+        elif type(value) is list and inline(spec):
+            check_array(cls.TYPE, name, spec, _numbers(cls.TYPE, name, spec, value))
+        elif type(value) is dict and set(value) == {"d", "s"} and type(value["s"]) is list:
+            ref = FrameRef(value["d"], value["s"])
+            buf = next(payload, None)
+            if buf is None:
+                raise MessageError("truncated", "header lists more array frames than arrived",
+                                   msg_type=cls.TYPE, field=name)  # fmt: skip
+            _framed(cls.TYPE, name, spec, ref.d, ref.s, buf)
+        else:
+            raise MessageError("bad_header", f"{value!r:.60} is neither a list of numbers nor a frame reference",
+                               msg_type=cls.TYPE, field=name)  # fmt: skip
+    if next(payload, None) is not None:
+        raise MessageError("truncated", "more payload frames than the header lists", msg_type=cls.TYPE)
 
 
-def _scalars(cls: type[Message], header: dict[str, Any]) -> dict[str, Any]:
-    fields = header["f"]
-    declared = {name for name, _ in cls.scalar_fields()}
-    unknown = set(fields) - declared
-    if unknown:
-        raise MessageError("bad_header", f"unknown fields {sorted(map(str, unknown))}", msg_type=cls.TYPE)
-    missing = declared - set(fields)
-    if missing:
-        raise MessageError("missing", f"fields {sorted(missing)} absent", msg_type=cls.TYPE)
-    return dict(fields)
-
-
-def _arrays(cls: type[Message], layout: list[Any], payload: list[memoryview]) -> dict[str, Any]:
-    specs = dict(cls.array_fields())
-    framed = sum(1 for entry in layout if isinstance(entry, list) and len(entry) == 3)
-    if framed != len(payload):
-        raise MessageError("truncated", f"header lists {framed} array frame(s), got {len(payload)}", msg_type=cls.TYPE)
-    frames = iter(payload)
-    out: dict[str, Any] = {}
-    for entry in layout:
-        if not (type(entry) is list and len(entry) in (3, 4) and type(entry[0]) is str):
-            raise MessageError("bad_header", f"array layout entry {entry!r}", msg_type=cls.TYPE)
-        name, dtype, shape = entry[:3]
-        buf = next(frames) if len(entry) == 3 else entry[3]
-        if name not in specs or name in out:
-            raise MessageError("bad_header", f"unexpected array {name!r}", msg_type=cls.TYPE, field=name)
-        if dtype not in _ITEMSIZE:
-            raise MessageError("dtype", f"dtype {dtype!r} not allowed", msg_type=cls.TYPE, field=name)
-        if not (type(shape) is list and all(type(s) is int and 0 <= s < 2**31 for s in shape)):
-            raise MessageError("shape", f"bad shape {shape!r}", msg_type=cls.TYPE, field=name)
-        if type(buf) is not bytes and type(buf) is not memoryview:
-            raise MessageError("bad_header", f"inline array {name!r} is not bytes", msg_type=cls.TYPE, field=name)
-        expected = math.prod(shape) * _ITEMSIZE[dtype]
-        if expected != len(buf):
-            raise MessageError(
-                "truncated",
-                f"{len(buf)} bytes, shape {shape} {dtype} needs {expected}",
-                msg_type=cls.TYPE,
-                field=name,
-            )
-        out[name] = np.frombuffer(buf, dtype=dtype).reshape(shape)
-    return out
+def _numbers(msg_type: str, name: str, spec: ArraySpec, value: list[Any]) -> np.ndarray:
+    """An inline list as the field's dtype, so the array checks can name what is wrong with it."""
+    want = bool if spec.np_dtype.kind == "b" else (int, float) if spec.np_dtype.kind == "f" else int
+    bad = next((v for v in value if type(v) not in (want if isinstance(want, tuple) else (want,))), None)
+    if bad is not None or len(value) > INLINE_ELEMS:
+        detail = f"element {bad!r} is not {spec.dtype}" if bad is not None else f"{len(value)} > {INLINE_ELEMS}"
+        raise MessageError("dtype" if bad is not None else "oversize", detail, msg_type=msg_type, field=name)
+    if spec.np_dtype.kind in "iu":
+        info = np.iinfo(spec.np_dtype)
+        if value and not (info.min <= min(value) and max(value) <= info.max):
+            raise MessageError("range", f"values outside {spec.dtype}", msg_type=msg_type, field=name)
+    return np.array(value, dtype=spec.np_dtype)

@@ -156,6 +156,7 @@ class Node:
             "node": self.config.name,
             "counters": dict(self.counters),
             "rejected": rejected,
+            "superseded": dict(self.sub.superseded) if self.sub else {},
             "handler_ms": {topic: _percentiles_ms(t) for topic, t in self._handler_s.items() if t},
         }
 

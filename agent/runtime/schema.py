@@ -32,9 +32,14 @@ class ArraySpec:
     optional: bool = False
     max_elems: int = 16_000_000
     np_dtype: np.dtype = dataclasses.field(init=False, repr=False, compare=False)
+    fixed: tuple[tuple[int, int], ...] = dataclasses.field(init=False, repr=False, compare=False)  # (axis, size)
+    values_checked: bool = dataclasses.field(init=False, repr=False, compare=False)  # finiteness or range
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "np_dtype", np.dtype(self.dtype))
+        object.__setattr__(self, "fixed", tuple((i, s) for i, s in enumerate(self.shape) if s is not None))
+        bounded = self.low is not None or self.high is not None
+        object.__setattr__(self, "values_checked", self.np_dtype.kind == "f" or bounded)
 
 
 @dataclass(frozen=True)
@@ -97,9 +102,9 @@ class Message:
     def validate(self) -> None:
         """Check every declared field; raise MessageError naming the first bad one."""
         for name, spec in self.array_fields():
-            _check_array(self.TYPE, name, spec, getattr(self, name))
+            check_array(self.TYPE, name, spec, getattr(self, name))
         for name, spec in self.scalar_fields():
-            _check_scalar(self.TYPE, name, spec, getattr(self, name))
+            check_scalar(self.TYPE, name, spec, getattr(self, name))
         self.check()
 
     def check(self) -> None:
@@ -127,7 +132,7 @@ def _fail(msg_type: str, name: str, reason: str, detail: str) -> MessageError:
     return MessageError(reason, detail, msg_type=msg_type, field=name)
 
 
-def _check_array(msg_type: str, name: str, spec: ArraySpec, value: Any) -> None:
+def check_array(msg_type: str, name: str, spec: ArraySpec, value: Any) -> None:
     if value is None:
         if spec.optional:
             return
@@ -136,14 +141,18 @@ def _check_array(msg_type: str, name: str, spec: ArraySpec, value: Any) -> None:
         raise _fail(msg_type, name, "dtype", f"expected numpy array, got {type(value).__name__}")
     if value.dtype != spec.np_dtype:
         raise _fail(msg_type, name, "dtype", f"expected {spec.dtype}, got {value.dtype}")
-    if value.ndim != len(spec.shape) or any(
-        want is not None and want != got for want, got in zip(spec.shape, value.shape, strict=False)
-    ):
+    check_contents(msg_type, name, spec, value)
+
+
+def check_contents(msg_type: str, name: str, spec: ArraySpec, value: np.ndarray) -> None:
+    """Shape, size, finiteness and range of an array already known to have the declared dtype."""
+    shape = value.shape
+    if len(shape) != len(spec.shape) or any(shape[axis] != size for axis, size in spec.fixed):
         want = tuple("*" if s is None else s for s in spec.shape)
         raise _fail(msg_type, name, "shape", f"expected {want}, got {value.shape}")
     if value.size > spec.max_elems:
         raise _fail(msg_type, name, "oversize", f"{value.size} elements > {spec.max_elems}")
-    if not value.size or (value.dtype.kind != "f" and spec.low is None and spec.high is None):
+    if not spec.values_checked or not value.size:
         return
     if value.size <= _SMALL:
         items = value.ravel().tolist()
@@ -160,7 +169,7 @@ def _check_array(msg_type: str, name: str, spec: ArraySpec, value: Any) -> None:
         raise _fail(msg_type, name, "range", f"max {high:.6g} > {spec.high}")
 
 
-def _check_scalar(msg_type: str, name: str, spec: ScalarSpec, value: Any) -> None:
+def check_scalar(msg_type: str, name: str, spec: ScalarSpec, value: Any) -> None:
     kind = spec.kind
     if type(value) is not kind:  # exact type first: bool is not an int here, int is a float
         if not (kind is float and type(value) is int):

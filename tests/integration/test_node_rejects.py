@@ -24,21 +24,20 @@ def good(x: float = 0.1) -> list:
 
 def malformed() -> dict[str, list[list[bytes]]]:
     frames = good()  # [topic, header]: a command's small arrays ride inline in the header
-    header = msgpack.unpackb(frames[1])
+    header = msgpack.unpackb(frames[1])  # [type, v, seq, mono, wall, base_vel, arm, ...]
 
     def with_header(**changes: object) -> list[bytes]:
-        return [frames[0], msgpack.packb({**header, **changes})]
+        names = ["type", "v", "seq", "mono", "wall", "base_vel"]
+        changed = [changes.get(name, value) for name, value in zip(names, header, strict=False)]
+        return [frames[0], msgpack.packb(changed + header[len(names) :])]
 
-    short = [list(e) for e in header["a"]]
-    short[0][3] = short[0][3][:5]
-    framed = [list(e[:3]) for e in header["a"]]  # layout says frames follow; none do
-    wrong_shape = [["base_vel", "float64", [4], np.zeros(4).tobytes()], *header["a"][1:]]
+    framed = {"d": "float64", "s": [3]}  # says a payload frame follows; none does
     return {
-        "truncated": [[frames[0]], with_header(a=short), with_header(a=framed)],
+        "truncated": [[frames[0]], with_header(base_vel=framed)],
         "bad_header": [[frames[0], b"\xc1garbage"]],
         "bad_version": [with_header(v=7)],
         "unknown_type": [with_header(type="teleport")],
-        "shape": [with_header(a=wrong_shape)],
+        "shape": [with_header(base_vel=[0.0, 0.0, 0.0, 0.0]), with_header(base_vel=[0.0])],
         "nonfinite": [good(float("nan"))],
         "range": [good(99.0)],
         "oversize": [[frames[0], frames[1], b"\0" * 300_000]],

@@ -49,6 +49,7 @@ def test_latest_value_topics_drain_to_newest_and_events_keep_order(endpoint: str
     events = [m.seq for t, m in got if t == "event"]
     assert len(obs) == 1 and obs[0].base_vel[0] == pytest.approx(0.4)
     assert events == [1, 2, 3, 4, 5]
+    assert sub.superseded == {"obs": 4}  # dropped for a newer value, and counted
     pub.close(), sub.close()
 
 

@@ -8,9 +8,11 @@ import msgpack
 import numpy as np
 import pytest
 
-from agent.runtime.codec import decode, encode
+from agent.runtime.codec import PLANS, decode, encode
 from agent.runtime.messages import Command, Observation
 from agent.runtime.schema import MessageError
+
+BASE = ("type", "v", "seq", "mono", "wall")  # the header array starts with these, then the fields
 
 
 def command(**kw) -> Command:
@@ -19,17 +21,24 @@ def command(**kw) -> Command:
     return Command(**args)
 
 
-def frames_of(msg, topic: str = "cmd") -> list[bytes]:
-    return [f if isinstance(f, bytes) else f.tobytes() for f in encode(topic, msg, validate=False)]
+def frames_of(msg, topic: str = "cmd", validate: bool = False) -> list[bytes]:
+    return [f if isinstance(f, bytes) else f.tobytes() for f in encode(topic, msg, validate=validate)]
 
 
-def header_of(frames: list[bytes]) -> dict:
+def header_of(frames: list[bytes]) -> list:
     return msgpack.unpackb(frames[1], raw=False)
 
 
-def with_header(frames: list[bytes], **changes) -> list[bytes]:
+def index(name: str, cls: type = Command) -> int:
+    """Position of a base key or a field of cls in the header array."""
+    names = [*BASE, *(field for field, _, _ in PLANS[cls].fields)]
+    return names.index(name)
+
+
+def with_header(frames: list[bytes], cls: type = Command, **changes) -> list[bytes]:
     header = header_of(frames)
-    header.update(changes)
+    for name, value in changes.items():
+        header[index(name, cls)] = value
     return [frames[0], msgpack.packb(header), *frames[2:]]
 
 
@@ -54,12 +63,16 @@ def observation(side: int = 64) -> Observation:
 
 def test_small_arrays_ride_in_the_header_and_images_get_frames() -> None:
     assert len(frames_of(command())) == 2
+    assert header_of(frames_of(command()))[index("base_vel")] == [0.1, 0.0, 0.2]
     assert len(frames_of(observation())) == 3  # topic, header, head image
+    assert header_of(frames_of(observation()))[index("head", Observation)] == {"d": "uint8", "s": [64, 64, 3]}
+    assert len(frames_of(command(arm=np.zeros(600)), validate=True)) == 3  # past INLINE_ELEMS: its own frame
 
 
 def test_truncated_multipart() -> None:
     rejects(frames_of(command())[:1], "truncated", "frame")
     rejects(frames_of(observation())[:2], "truncated", "observation", "1 array frame(s), got 0")
+    rejects([*frames_of(observation()), b"extra"], "truncated", "observation", "1 array frame(s), got 2")
 
 
 def test_truncated_payload_frame_and_inline_array() -> None:
@@ -67,17 +80,15 @@ def test_truncated_payload_frame_and_inline_array() -> None:
     frames[2] = frames[2][:-3]
     rejects(frames, "truncated", "observation.head", "needs 12288")
     frames = frames_of(command())
-    header = header_of(frames)
-    header["a"][0][3] = header["a"][0][3][:-3]
-    rejects([frames[0], msgpack.packb(header)], "truncated", "command.base_vel", "needs 24")
-    header["a"][0][3] = "not bytes"
-    rejects([frames[0], msgpack.packb(header)], "bad_header", "not bytes")
+    rejects(with_header(frames, base_vel=[0.1, 0.0]), "shape", "command.base_vel", "(3,)")
+    rejects(with_header(frames, base_vel="not numbers"), "bad_header", "command.base_vel", "neither")
 
 
 def test_bad_msgpack_and_bad_header_shape() -> None:
     frames = frames_of(command())
     rejects([frames[0], b"\xc1\xff garbage", *frames[2:]], "bad_header", "msgpack")
-    rejects([frames[0], msgpack.packb([1, 2]), *frames[2:]], "bad_header", "map")
+    rejects([frames[0], msgpack.packb({"type": "command"}), *frames[2:]], "bad_header", "expected [type")
+    rejects([frames[0], msgpack.packb([1, 2]), *frames[2:]], "bad_header", "expected [type")
     rejects(with_header(frames, seq=-4), "bad_header", "seq")
     rejects(with_header(frames, mono=float("nan")), "bad_header", "mono")
 
@@ -89,29 +100,57 @@ def test_unknown_type_and_version() -> None:
 
 
 def test_wrong_dtype_and_shape() -> None:
-    rejects(frames_of(command(base_vel=np.zeros(3, np.float32))), "dtype", "command.base_vel", "float64")
+    with pytest.raises(MessageError, match="dtype: command.base_vel: expected float64, got float32"):
+        encode("cmd", command(base_vel=np.zeros(3, np.float32)))  # the sender refuses it
     rejects(frames_of(command(base_vel=np.zeros(4))), "shape", "command.base_vel", "(3,)")
-    frames = frames_of(command())
-    header = header_of(frames)
-    header["a"][0][1] = "object"
-    rejects([frames[0], msgpack.packb(header), *frames[2:]], "dtype", "not allowed")
+    rejects(with_header(frames_of(command()), arm=[0.0, True, 0.0]), "dtype", "command.arm", "True")
+    frames = frames_of(observation())
+    rejects(with_header(frames, Observation, head={"d": "object", "s": [64, 64, 3]}), "dtype", "not allowed")
+    rejects(with_header(frames, Observation, head={"d": "float32", "s": [64, 64, 1]}), "dtype", "got float32")
+    rejects(with_header(frames, Observation, head={"d": "uint8", "s": [64, 192, 1]}), "shape", "observation.head")
+    rejects(frames_of(observation(2000)), "oversize", "observation.head", "1024")
 
 
 def test_nan_inf_and_range() -> None:
     rejects(frames_of(command(base_vel=np.array([np.nan, 0, 0]))), "nonfinite", "command.base_vel")
     rejects(frames_of(command(arm=np.array([0, 0, np.inf, 0, 0]))), "nonfinite", "command.arm")
+    rejects(frames_of(command(arm=np.full(600, np.nan))), "nonfinite", "command.arm")  # framed: numpy checks it
     rejects(frames_of(command(base_vel=np.array([50.0, 0, 0]))), "range", "command.base_vel")
     rejects(frames_of(command(gripper=1.5)), "range", "command.gripper")
     rejects(frames_of(command(gripper=float("nan"))), "nonfinite", "command.gripper")
     rejects(frames_of(command(source=3)), "type", "command.source")
+    rejects(frames_of(command(episode=True)), "type", "command.episode")
 
 
-def test_unknown_and_missing_scalar_fields() -> None:
+@pytest.mark.parametrize(
+    "bad",
+    [
+        {"base_vel": np.array([np.nan, 0, 0])},
+        {"gripper": 1.5},
+        {"source": 3},
+        {"arm": np.zeros((5, 1))},
+        {"base_vel": [0.0, 0.0, 0.0]},
+    ],
+    ids=["nan", "range", "type", "shape", "not-ndarray"],
+)
+def test_the_sender_refuses_what_a_receiver_would(bad: dict) -> None:
+    frames_reason = None
+    try:
+        decode(frames_of(command(**bad)))
+    except MessageError as exc:
+        frames_reason = exc.reason
+    with pytest.raises(MessageError) as info:
+        encode("cmd", command(**bad))
+    assert frames_reason in (None, info.value.reason)
+
+
+def test_extra_and_missing_fields() -> None:
     frames = frames_of(command())
-    rejects(with_header(frames, f={**header_of(frames)["f"], "speed": 9}), "bad_header", "speed")
-    fields = header_of(frames)["f"]
-    del fields["gripper"]
-    rejects(with_header(frames, f=fields), "missing", "gripper")
+    header = header_of(frames)
+    rejects([frames[0], msgpack.packb([*header, 9])], "bad_header", "fields", "episode")
+    rejects([frames[0], msgpack.packb(header[:-2])], "missing", "source", "episode")
+    header[index("base_vel")] = None
+    rejects([frames[0], msgpack.packb(header)], "missing", "command.base_vel")
 
 
 def test_oversize() -> None:

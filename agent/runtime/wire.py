@@ -1,0 +1,117 @@
+"""Wire schema of each message type as a msgspec struct, so a header is parsed and checked in C.
+
+A header is one msgpack array: [type, version, seq, stamp_mono, stamp_wall, *fields], the fields in
+the order the message class declares them. A scalar field is its value. A 1-D numeric array of at most
+INLINE_ELEMS elements is a list of numbers, whose count and per-element range (finite, within the
+field's limits and its dtype's) msgspec checks while parsing. Any other array is a FrameRef {d: dtype,
+s: shape} that stands for the next raw payload frame; numpy checks those. An absent optional array
+is nil.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from typing import Annotated, Any, Literal, Union
+
+import msgspec
+import numpy as np
+
+from agent.runtime.schema import ArraySpec, Message, ScalarSpec
+
+INLINE_ELEMS = 512  # 1-D numeric arrays up to this many elements ride in the header as numbers
+WIRE_DTYPES = ("uint8", "int32", "int64", "float32", "float64", "bool")
+ITEMSIZE = {name: np.dtype(name).itemsize for name in WIRE_DTYPES}
+DTYPE_NAME = {np.dtype(name): name for name in WIRE_DTYPES}  # dtype.name is slow on the hot path
+FLOAT_MAX = float(np.finfo(np.float64).max)  # bounds on both sides also reject NaN and inf
+Finite = Annotated[float, msgspec.Meta(ge=-FLOAT_MAX, le=FLOAT_MAX)]
+
+
+class FrameRef(msgspec.Struct, forbid_unknown_fields=True):
+    """An array carried by the next payload frame: dtype name and shape."""
+
+    d: str
+    s: list[int]
+
+
+@dataclasses.dataclass(frozen=True)
+class Plan:
+    """How one message type maps to its header: field names in wire order and the array specs."""
+
+    cls: type[Message]
+    header: type[msgspec.Struct]
+    fields: tuple[tuple[str, ArraySpec | None, bool], ...]  # (name, spec or None for scalars, inline) in wire order
+    arrays: tuple[tuple[str, ArraySpec], ...]
+    scalars: dict[str, ScalarSpec]
+    inline_dtype: np.dtype | None  # the one dtype of all inline-able arrays (decoded in one numpy call), if shared
+
+
+def inline(spec: ArraySpec) -> bool:
+    """Whether arrays of this field may ride in the header as a list of numbers."""
+    return len(spec.shape) == 1 and spec.np_dtype.kind in "biuf"
+
+
+def _number(dtype: np.dtype, low: float | None, high: float | None) -> Any:
+    """Element type of an inline array: the field's range within what its dtype can hold."""
+    if dtype.kind == "b":
+        return bool
+    if dtype.kind == "f":
+        limit = float(np.finfo(dtype).max)
+        lo = -limit if low is None else max(-limit, low)
+        hi = limit if high is None else min(limit, high)
+        return Annotated[float, msgspec.Meta(ge=lo, le=hi)]
+    info = np.iinfo(dtype)
+    lo = int(info.min) if low is None else max(int(info.min), math.ceil(low))
+    hi = int(info.max) if high is None else min(int(info.max), math.floor(high))
+    return Annotated[int, msgspec.Meta(ge=lo, le=hi)]
+
+
+def _array_type(spec: ArraySpec) -> Any:
+    kind: Any = FrameRef
+    if inline(spec):
+        elem = _number(spec.np_dtype, spec.low, spec.high)
+        size = spec.shape[0]
+        count = msgspec.Meta(min_length=size or 0, max_length=size or INLINE_ELEMS)
+        kind = Union[Annotated[list[elem], count], FrameRef]  # noqa: UP007 (typing forms msgspec reads)
+    return kind | None if spec.optional else kind
+
+
+def _scalar_type(spec: ScalarSpec) -> Any:
+    if spec.choices is not None:
+        return Literal[spec.choices]
+    if spec.kind is float:
+        lo = -FLOAT_MAX if spec.low is None else spec.low
+        hi = FLOAT_MAX if spec.high is None else spec.high
+        return Annotated[float, msgspec.Meta(ge=lo, le=hi)]
+    if spec.kind is int:
+        bounds = {k: v for k, v in (("ge", spec.low), ("le", spec.high)) if v is not None}
+        return Annotated[int, msgspec.Meta(**bounds)] if bounds else int
+    if spec.kind is dict:
+        return dict[str, Union[str, int, Finite, bool]]  # noqa: UP007
+    return spec.kind
+
+
+def plan(cls: type[Message]) -> Plan:
+    """The header struct of a message class, generated from its declared field specs."""
+    fields: list[tuple[str, ArraySpec | None, bool]] = []
+    scalars: dict[str, ScalarSpec] = {}
+    types: list[tuple[str, Any]] = [
+        ("v", Literal[cls.VERSION]),
+        ("seq", Annotated[int, msgspec.Meta(ge=0)]),
+        ("stamp_mono", Finite),
+        ("stamp_wall", Finite),
+    ]
+    for f in dataclasses.fields(cls):
+        if "array" in f.metadata:
+            fields.append((f.name, f.metadata["array"], inline(f.metadata["array"])))
+            types.append((f.name, _array_type(f.metadata["array"])))
+        elif "scalar" in f.metadata:
+            fields.append((f.name, None, False))
+            scalars[f.name] = f.metadata["scalar"]
+            types.append((f.name, _scalar_type(f.metadata["scalar"])))
+    header = msgspec.defstruct(
+        f"{cls.__name__}Header", types, tag=cls.TYPE, array_like=True, forbid_unknown_fields=True
+    )
+    arrays = tuple((name, spec) for name, spec, _ in fields if spec is not None)
+    dtypes = {spec.np_dtype for _, spec, inl in fields if inl}
+    return Plan(cls, header, tuple(fields), arrays, scalars, dtypes.pop() if len(dtypes) == 1 else None)
