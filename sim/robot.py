@@ -15,6 +15,11 @@ FINGER_FRICTION = 2.0
 GRASP_CONSTRAINT_FORCE = 200.0
 
 
+def _wrap(angle: float) -> float:
+    """Angle in [-pi, pi)."""
+    return (angle + math.pi) % (2 * math.pi) - math.pi
+
+
 class Robot:
     """One robot body in a pybullet client; the base is never teleported after construction."""
 
@@ -34,12 +39,14 @@ class Robot:
         self.arm_root_id = self.joint_index["arm_mount_fixed"]
         self.max_vel = np.array(cfg.base.max_vel)
         self.max_acc = np.array(cfg.base.max_acc)
-        self._base_cmd = np.zeros(3)  # commanded robot-frame velocity (see base_cmd)
+        self._base_cmd = [0.0, 0.0, 0.0]  # commanded robot-frame velocity (see base_cmd)
         self.base_ref = np.zeros(3)  # acceleration-limited reference actually sent to the motors
         self._sent: list[float] | None = None  # last robot-frame reference sent to the motors
         self._settled = False  # the reference equals base_cmd and was sent: drive() has nothing to do
         self.arm_target = np.array(cfg.arm.stow, dtype=float)
+        self._arm_list = self.arm_target.tolist()  # arm_target as floats, to compare new targets cheaply
         self._arm_sent = False  # arm_target not yet sent to the motors
+        self._joint_ids = [*self.base_ids, *self.arm_ids, *self.finger_ids]  # proprio() reads these at once
         self.gripper_target = 1.0
         self.grasp: tuple[str, int] | None = None  # (object name, constraint id)
         for j, q in zip(self.base_ids, pose, strict=True):
@@ -60,23 +67,24 @@ class Robot:
     @property
     def base_cmd(self) -> np.ndarray:
         """Commanded robot-frame base velocity (vx, vy, wz); drive() ramps the motors towards it."""
-        return self._base_cmd
+        return np.array(self._base_cmd)
 
     @base_cmd.setter
-    def base_cmd(self, vel: np.ndarray) -> None:
-        self._base_cmd = np.array(vel, dtype=float)
+    def base_cmd(self, vel: np.ndarray | list[float]) -> None:
+        self._base_cmd = [float(v) for v in vel]
         self._settled = False
 
     def set_arm(self, targets: np.ndarray) -> None:
         """Position targets for the arm motors (max velocity and force from the config).
 
         Unchanged targets send nothing: the motors already hold them (a hot path at the control rate)."""
-        targets = np.asarray(targets, dtype=float)
-        if self._arm_sent and np.array_equal(targets, self.arm_target):
+        targets = targets.tolist() if isinstance(targets, np.ndarray) else [float(q) for q in targets]
+        if self._arm_sent and targets == self._arm_list:
             return
-        self.arm_target = targets.copy()
+        self._arm_list = targets
+        self.arm_target = np.array(targets)
         self._arm_sent = True
-        for j, q, spec in zip(self.arm_ids, self.arm_target, self.cfg.arm.joints, strict=True):
+        for j, q, spec in zip(self.arm_ids, targets, self.cfg.arm.joints, strict=True):
             p.setJointMotorControl2(
                 self.body,
                 j,
@@ -115,13 +123,13 @@ class Robot:
         if self._settled:
             return  # reference reached the command, not turning: the sent world-frame target holds
         ref = self.base_ref.tolist()
-        for i, (target, acc) in enumerate(zip(self._base_cmd.tolist(), self.max_acc.tolist(), strict=True)):
+        for i, (target, acc) in enumerate(zip(self._base_cmd, self.max_acc.tolist(), strict=True)):
             step = acc * dt
             ref[i] += min(max(target - ref[i], -step), step)
         self.base_ref[:] = ref
         vx, vy, wz = ref
         if ref == self._sent and wz == 0.0:  # same reference, no turning: the world-frame target holds
-            self._settled = ref == self._base_cmd.tolist()  # until the next base_cmd
+            self._settled = ref == self._base_cmd  # until the next base_cmd
             return
         self._sent = ref
         yaw = p.getJointState(self.body, self.base_ids[2], physicsClientId=self.client)[0]
@@ -143,24 +151,36 @@ class Robot:
 
     def pose(self) -> np.ndarray:
         """(x, y, yaw) of the base in the world (wheel odometry in the sim is exact)."""
-        q, _ = self._states(self.base_ids)
-        q[2] = (q[2] + np.pi) % (2 * np.pi) - np.pi
-        return q
+        x, y, yaw = (s[0] for s in p.getJointStates(self.body, self.base_ids, physicsClientId=self.client))
+        return np.array([x, y, _wrap(yaw)])
 
     def velocity(self) -> np.ndarray:
         """(vx, vy, wz) in the robot frame."""
-        q, v = self._states(self.base_ids)
-        c, s = np.cos(q[2]), np.sin(q[2])
-        return np.array([c * v[0] + s * v[1], -s * v[0] + c * v[1], v[2]])
+        return np.array(self.proprio()[1])
 
     def arm_state(self) -> tuple[np.ndarray, np.ndarray]:
         return self._states(self.arm_ids)
 
     def gripper_opening(self) -> float:
-        q, _ = self._states(self.finger_ids)
+        return self.proprio()[4]
+
+    def proprio(self) -> tuple[list[float], list[float], list[float], list[float], float]:
+        """Base pose (x, y, yaw), robot-frame base velocity, arm positions and velocities, gripper
+        opening: one pybullet call and plain float math (this runs every control step)."""
+        st = p.getJointStates(self.body, self._joint_ids, physicsClientId=self.client)
+        n = len(self.arm_ids)
+        (x, vxw), (y, vyw), (yaw, wz) = ((s[0], s[1]) for s in st[:3])
+        c, s_ = math.cos(yaw), math.sin(yaw)
         g = self.cfg.gripper
-        frac = [(qi - lo) / (hi - lo) for qi, lo, hi in zip(q, g.closed, g.open, strict=True)]
-        return float(np.clip(np.mean(frac), 0.0, 1.0))
+        frac = [(s[0] - lo) / (hi - lo) for s, lo, hi in zip(st[3 + n :], g.closed, g.open, strict=True)]
+        opening = min(max(sum(frac) / len(frac), 0.0), 1.0)
+        return (
+            [x, y, _wrap(yaw)],
+            [c * vxw + s_ * vyw, -s_ * vxw + c * vyw, wz],
+            [s[0] for s in st[3 : 3 + n]],
+            [s[1] for s in st[3 : 3 + n]],
+            opening,
+        )
 
     def link_frame(self, link: int) -> tuple[np.ndarray, np.ndarray]:
         """World (position, quaternion) of a link's URDF frame."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -135,15 +136,15 @@ class TaskTracker:
         self.spec, self.cfg, self.world = spec, cfg, world
         self.steps = 0
         self.path_length = 0.0
-        self.last_xy = spec.start[:2].copy()
+        self.last_xy = (float(spec.start[0]), float(spec.start[1]))
         self.shortest = world.grid.path_length(spec.start, spec.goal_xy) if spec.name == "navigate" else float("nan")
 
     def update(self) -> None:
         """Called once per control step."""
         self.steps += 1
-        xy = self.world.robot_state.pose()[:2]
-        self.path_length += float(np.linalg.norm(xy - self.last_xy))
-        self.last_xy = xy
+        x, y, _ = self.world.robot_state.pose().tolist()
+        self.path_length += math.hypot(x - self.last_xy[0], y - self.last_xy[1])
+        self.last_xy = (x, y)
 
     def status(self) -> TaskStatus:
         name = self.spec.name
@@ -158,7 +159,8 @@ class TaskTracker:
         return TaskStatus(name, bool(ok), bool(done), self.steps, metrics)
 
     def _navigate(self) -> tuple[bool, dict[str, float]]:
-        d = float(np.linalg.norm(self.world.robot_state.pose()[:2] - self.spec.goal_xy))
+        x, y, _ = self.world.robot_state.pose().tolist()
+        d = math.hypot(x - float(self.spec.goal_xy[0]), y - float(self.spec.goal_xy[1]))
         ok = d <= self.cfg.success_radius
         spl = ok * self.shortest / max(self.shortest, self.path_length, 1e-9)
         return ok, {"distance_to_goal": d, "shortest_path": self.shortest, "spl": float(spl)}

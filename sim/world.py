@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import numpy as np
@@ -50,6 +51,12 @@ class SimWorld:
         self.task: TaskSpec | None = None
         self._tracker: TaskTracker | None = None
         self._time = 0.0
+        # Limits as plain lists: apply() and observe() run every control step, where numpy's per-call cost dominates.
+        self._vmax = list(self.robot.base.max_vel)
+        self._arm_lo, self._arm_hi = self.robot.arm_lower, self.robot.arm_upper
+        h, w = self.image_size
+        self._blank = np.zeros((h, w, 3), np.uint8)  # render off: every camera shows this (read-only)
+        self._blank.flags.writeable = False
 
     # --- declared interface --------------------------------------------------------------
     @property
@@ -185,21 +192,16 @@ class SimWorld:
 
     def apply(self, base_vel: np.ndarray, arm_targets: np.ndarray, gripper: float) -> dict:
         """Clip a command to the robot's limits, send it, and return what was applied."""
-        r = self.robot
-        base = _checked("base_vel", base_vel, (3,))
-        arm = _checked("arm_targets", arm_targets, (r.n_arm,))
-        grip = float(_checked("gripper", gripper, ()))
-        vmax = np.array(r.base.max_vel)
-        applied = {
-            "base_vel": np.clip(base, -vmax, vmax),
-            "arm_targets": np.clip(arm, r.arm_lower, r.arm_upper),
-            "gripper": float(np.clip(grip, 0.0, 1.0)),
-        }
+        base = _floats("base_vel", base_vel, 3)
+        arm = _floats("arm_targets", arm_targets, self.robot.n_arm)
+        grip = min(max(_float("gripper", gripper), 0.0), 1.0)
+        base = [min(max(v, -m), m) for v, m in zip(base, self._vmax, strict=True)]
+        arm = [min(max(q, lo), hi) for q, lo, hi in zip(arm, self._arm_lo, self._arm_hi, strict=True)]
         rob = self._rob()
-        rob.base_cmd = applied["base_vel"]
-        rob.set_arm(applied["arm_targets"])
-        rob.set_gripper(applied["gripper"])
-        return applied
+        rob.base_cmd = base
+        rob.set_arm(arm)
+        rob.set_gripper(grip)
+        return {"base_vel": np.array(base), "arm_targets": np.array(arm), "gripper": grip}
 
     def stop(self) -> None:
         """Decelerate the base to rest within its accel limits; arm and gripper hold."""
@@ -221,19 +223,21 @@ class SimWorld:
     def observe(self) -> dict:
         """Camera images and proprioception (see `features`)."""
         rob = self._rob()
-        q, dq = rob.arm_state()
         obs: dict[str, Any] = {}
         for cam in ("head", "wrist"):
             rgb, depth = self._camera(cam)
             obs[cam] = rgb
             if self.depth:
                 obs[f"{cam}_depth"] = depth
+        pose, vel, q, dq, opening = rob.proprio()
+        n = len(q)
+        flat = np.array([*pose, *vel, *q, *dq])  # one array, four views: one numpy call per step
         obs.update(
-            base_pose=rob.pose(),
-            base_vel=rob.velocity(),
-            arm=q,
-            arm_vel=dq,
-            gripper=rob.gripper_opening(),
+            base_pose=flat[:3],
+            base_vel=flat[3:6],
+            arm=flat[6 : 6 + n],
+            arm_vel=flat[6 + n :],
+            gripper=opening,
             time=self._time,
         )
         return obs
@@ -241,7 +245,7 @@ class SimWorld:
     def _camera(self, cam: str) -> tuple[np.ndarray, np.ndarray | None]:
         h, w = self.image_size
         if not self.render:
-            return np.zeros((h, w, 3), np.uint8), (np.zeros((h, w), np.float32) if self.depth else None)
+            return self._blank, (np.zeros((h, w), np.float32) if self.depth else None)
         spec = self.robot.cameras[cam]
         rob = self._rob()
         pos, orn = rob.link_frame(rob.link_index[spec.link])
@@ -320,11 +324,27 @@ class SimWorld:
         self.close()
 
 
-def _checked(field: str, value: Any, shape: tuple[int, ...]) -> np.ndarray:
-    """Command field as float64 of `shape`; ValueError naming the field on NaN/inf or bad shape."""
-    arr = np.asarray(value, dtype=np.float64)
-    if arr.shape != shape:
-        raise ValueError(f"command field '{field}' has shape {arr.shape}, expected {shape}")
-    if not np.all(np.isfinite(arr)):
-        raise ValueError(f"command field '{field}' contains NaN or inf: {arr}")
-    return arr
+def _floats(field: str, value: Any, n: int) -> list[float]:
+    """Command field as n plain floats; ValueError naming the field on NaN/inf or a wrong shape."""
+    if type(value) is np.ndarray and value.shape == (n,) and value.dtype.kind == "f":
+        out = value.tolist()
+    else:
+        arr = np.asarray(value, dtype=np.float64)
+        if arr.shape != (n,):
+            raise ValueError(f"command field '{field}' has shape {arr.shape}, expected ({n},)")
+        out = arr.tolist()
+    if not all(map(math.isfinite, out)):
+        raise ValueError(f"command field '{field}' contains NaN or inf: {out}")
+    return out
+
+
+def _float(field: str, value: Any) -> float:
+    """A scalar command field as a float; ValueError naming the field on NaN/inf or a non-scalar."""
+    if type(value) is not float:
+        arr = np.asarray(value, dtype=np.float64)
+        if arr.shape != ():
+            raise ValueError(f"command field '{field}' has shape {arr.shape}, expected ()")
+        value = float(arr)
+    if not math.isfinite(value):
+        raise ValueError(f"command field '{field}' contains NaN or inf: {value}")
+    return value

@@ -16,17 +16,20 @@ import msgspec
 import numpy as np
 import zmq
 
+from agent.runtime.fastpath import framed, header_builder, message_builder
 from agent.runtime.messages import MESSAGE_TYPES
-from agent.runtime.schema import ArraySpec, Message, MessageError, check_array, check_contents, check_scalar
-from agent.runtime.wire import DTYPE_NAME, INLINE_ELEMS, ITEMSIZE, FrameRef, Plan, inline, plan
+from agent.runtime.schema import ArraySpec, Message, MessageError, check_array, check_scalar
+from agent.runtime.wire import INLINE_ELEMS, FrameRef, Plan, inline, plan
 
 MAX_HEADER_BYTES = 64 * 1024
 DEFAULT_MAX_BYTES = 32 * 1024 * 1024
 
 PLANS: dict[type[Message], Plan] = {cls: plan(cls) for cls in MESSAGE_TYPES.values()}
-_BY_HEADER = {p.header: p for p in PLANS.values()}
+_HEADER = {cls: header_builder(p) for cls, p in PLANS.items()}
+_BUILD = {p.header: message_builder(p) for p in PLANS.values()}
 _DECODER = msgspec.msgpack.Decoder(Union[tuple(p.header for p in PLANS.values())])  # noqa: UP007
 _ENCODER = msgspec.msgpack.Encoder()
+Frame = zmq.Frame
 
 
 def encode(topic: str, msg: Message, *, validate: bool = True) -> list[Any]:
@@ -34,23 +37,7 @@ def encode(topic: str, msg: Message, *, validate: bool = True) -> list[Any]:
 
     With validate, the header goes through the receiver's own checks first, so a bad message fails
     here with the same MessageError a receiver would count."""
-    p = PLANS[type(msg)]
-    header: list[Any] = [msg.TYPE, msg.VERSION, msg.seq, msg.stamp_mono, msg.stamp_wall]
-    arrays: list[np.ndarray] = []
-    for name, spec, inl in p.fields:
-        value = getattr(msg, name)
-        if spec is None or value is None:
-            header.append(value)
-        elif inl and type(value) is np.ndarray and value.ndim == 1 and value.size <= INLINE_ELEMS:
-            if validate and value.dtype != spec.np_dtype:
-                msg.validate()  # names the field and both dtypes
-            header.append(value.tolist())
-        else:
-            if validate:
-                check_array(msg.TYPE, name, spec, value)
-            value = np.ascontiguousarray(value)
-            header.append({"d": DTYPE_NAME.get(value.dtype) or str(value.dtype), "s": list(value.shape)})
-            arrays.append(value)
+    header, arrays = _HEADER[type(msg)](msg, validate)
     raw = _ENCODER.encode(header)
     if validate:
         try:
@@ -75,55 +62,32 @@ def decode(
     """
     if len(frames) < 2:
         raise MessageError("truncated", f"{len(frames)} frame(s), need topic and header")
-    bufs = [f if type(f) is bytes or type(f) is zmq.Frame else _buffer(f) for f in frames]
-    total = sum(map(len, bufs))
+    bufs = frames
+    total = 0
+    for f in frames:
+        if type(f) is not bytes and type(f) is not Frame:
+            bufs = [_buffer(f) for f in frames]
+            total = sum(map(len, bufs))
+            break
+        total += len(f)
     if total > max_bytes:
         raise MessageError("oversize", f"{total} bytes > limit {max_bytes}")
     try:
         topic = bytes(bufs[0]).decode()
     except UnicodeDecodeError as exc:
         raise MessageError("bad_topic", f"topic is not UTF-8 ({exc.reason})") from None
-    if len(bufs[1]) > MAX_HEADER_BYTES:
-        raise MessageError("oversize", f"header {len(bufs[1])} bytes > {MAX_HEADER_BYTES}")
+    header = bufs[1]
+    if len(header) > MAX_HEADER_BYTES:
+        raise MessageError("oversize", f"header {len(header)} bytes > {MAX_HEADER_BYTES}")
     try:
-        h = _DECODER.decode(bufs[1])
+        h = _DECODER.decode(header)
     except Exception as exc:  # msgspec's own errors, and UnicodeDecodeError for a bad string
         raise _diagnose(bufs, exc) from None
-    p = _BY_HEADER[type(h)]
-    values = msgspec.structs.asdict(h)
-    del values["v"]
-    payload = bufs[2:]
-    used = 0
-    numbers: list[Any] = []  # inline arrays of one dtype become views on one array: one numpy call
-    spans: list[tuple[str, int, int]] = []
-    for name, spec in p.arrays:
-        value = values[name]
-        if type(value) is list:
-            if p.inline_dtype is None:
-                values[name] = array = np.array(value, dtype=spec.np_dtype)
-                array.flags.writeable = False
-            else:
-                spans.append((name, len(numbers), len(numbers) + len(value)))
-                numbers += value
-        elif value is not None:
-            if used == len(payload):
-                raise _frames_missing(p, h, payload)
-            values[name] = _framed(p.cls.TYPE, name, spec, value.d, value.s, payload[used])
-            used += 1
-    if used != len(payload):
-        raise _frames_missing(p, h, payload)
-    if spans:
-        flat = np.array(numbers, dtype=p.inline_dtype)
-        flat.flags.writeable = False  # like the framed arrays: a received message is read-only
-        for name, start, end in spans:
-            values[name] = flat[start:end]
-    msg = p.cls.__new__(p.cls)
-    msg.__dict__ = values  # every field is set from the checked header: skip the dataclass __init__
-    msg.check()
+    msg = _BUILD[type(h)](h, bufs)
     if max_age is not None:
         age = (time.monotonic() if now is None else now) - msg.stamp_mono
         if age > max_age:
-            raise MessageError("stale", f"{age * 1e3:.1f} ms old > {max_age * 1e3:.1f} ms", msg_type=p.cls.TYPE)
+            raise MessageError("stale", f"{age * 1e3:.1f} ms old > {max_age * 1e3:.1f} ms", msg_type=msg.TYPE)
     return topic, msg
 
 
@@ -131,30 +95,6 @@ def _buffer(frame: Any) -> memoryview:
     buf = getattr(frame, "buffer", None)
     view = memoryview(frame) if buf is None else buf
     return view if view.ndim == 1 and view.itemsize == 1 else view.cast("B")
-
-
-def _frames_missing(p: Plan, h: msgspec.Struct, payload: list[Any]) -> MessageError:
-    listed = sum(type(getattr(h, name)) is FrameRef for name, _ in p.arrays)
-    return MessageError("truncated", f"header lists {listed} array frame(s), got {len(payload)}", msg_type=p.cls.TYPE)
-
-
-def _framed(msg_type: str, name: str, spec: ArraySpec, dtype: Any, shape: Any, buf: Any) -> np.ndarray:
-    """A payload frame as the array its FrameRef describes, checked against the field's spec."""
-    if dtype != spec.dtype:
-        detail = f"expected {spec.dtype}, got {dtype}" if dtype in ITEMSIZE else f"dtype {dtype!r} not allowed"
-        raise MessageError("dtype", detail, msg_type=msg_type, field=name)
-    expected = spec.np_dtype.itemsize
-    for size in shape:
-        if type(size) is not int or not 0 <= size < 2**31:
-            raise MessageError("shape", f"bad shape {shape!r}", msg_type=msg_type, field=name)
-        expected *= size
-    if expected != len(buf):
-        raise MessageError("truncated", f"{len(buf)} bytes, shape {shape} {dtype} needs {expected}",
-                           msg_type=msg_type, field=name)  # fmt: skip
-    value = np.ndarray(shape, spec.np_dtype, buffer=buf)
-    value.flags.writeable = False  # a view on the received frame
-    check_contents(msg_type, name, spec, value)
-    return value
 
 
 # ----- why a header failed the wire schema (cold path: only for rejects) -------------------------
@@ -207,7 +147,7 @@ def _raise_reason(bufs: list[Any]) -> None:
             if buf is None:
                 raise MessageError("truncated", "header lists more array frames than arrived",
                                    msg_type=cls.TYPE, field=name)  # fmt: skip
-            _framed(cls.TYPE, name, spec, ref.d, ref.s, buf)
+            framed(cls.TYPE, name, spec, ref.d, ref.s, buf)
         else:
             raise MessageError("bad_header", f"{value!r:.60} is neither a list of numbers nor a frame reference",
                                msg_type=cls.TYPE, field=name)  # fmt: skip

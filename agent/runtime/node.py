@@ -223,11 +223,11 @@ class Node:
 
     def spin_once(self, timeout: float) -> None:
         """Wait up to timeout for input, then handle inputs, RPCs and due timers."""
-        self._poller.poll(max(0, int(timeout * 1000)))
-        if self.sub:
+        ready = dict(self._poller.poll(max(0, int(timeout * 1000))))
+        if self.sub and self.sub.sock in ready:
             for topic, msg in self.sub.drain():
                 self._dispatch(topic, msg)
-        if self.rpc:
+        if self.rpc and self.rpc.sock in ready:
             self.rpc.handle_pending()
         now = time.monotonic()
         for timer in self._timers:
