@@ -15,6 +15,7 @@ from agent.runtime.messages import Command, Observation, TaskStatus
 from agent.runtime.node import Node, NodeConfig, run_node
 from agent.runtime.schema import Message
 from sim.expert import Expert
+from sim.tasks import TaskStatus as EpisodeStatus
 from sim.world import SimWorld
 
 
@@ -60,6 +61,7 @@ class SimNode(Node):
         self.cfg = config
         self.world: SimWorld | None = None
         self.expert: Expert | None = None
+        self.status: EpisodeStatus | None = None  # of the episode after the last step (stepping stops when done)
         self.command: Command | None = None
         self.command_sim_time = -1.0  # sim time at which the current command arrived
         self.fresh = False  # lockstep: a command arrived since the last step
@@ -120,6 +122,7 @@ class SimNode(Node):
         world = self._world()
         world.reset(task, seed, **args)
         self.expert = Expert(world)
+        self.status = world.task_status()
         self.scene_info = {"scene": world.scene_name, "seed": seed, "task": task, "episode": self.episode + 1}
         self.command, self.command_sim_time, self.fresh = None, -1.0, False
         self.episode += 1
@@ -175,8 +178,7 @@ class SimNode(Node):
 
     def _step(self) -> None:
         world = self._world()
-        status = world.task_status()
-        if status.done:
+        if self.status is not None and self.status.done:
             return
         now_sim = world.time
         # Deadman on sim time; in realtime the command's own wall-clock deadline counts too
@@ -198,7 +200,7 @@ class SimNode(Node):
         world.step()
         obs = self._publish_observation()
         self._log_step(obs, applied)
-        status = world.task_status()
+        self.status = status = world.task_status()
         if status.done:
             self._publish_status(status)
             self.log.info(
