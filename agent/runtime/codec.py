@@ -19,7 +19,7 @@ import zmq
 from agent.runtime.fastpath import framed, header_builder, message_builder
 from agent.runtime.messages import MESSAGE_TYPES
 from agent.runtime.schema import ArraySpec, Message, MessageError, check_array, check_scalar
-from agent.runtime.wire import INLINE_ELEMS, FrameRef, Plan, inline, plan
+from agent.runtime.wire import INLINE_ELEMS, Plan, inline, plan
 
 MAX_HEADER_BYTES = 64 * 1024
 DEFAULT_MAX_BYTES = 32 * 1024 * 1024
@@ -45,7 +45,6 @@ def encode(topic: str, msg: Message, *, validate: bool = True) -> list[Any]:
         except Exception as exc:  # msgspec's own errors, and UnicodeDecodeError for a bad string
             msg.validate()  # the precise reason; what it passes, the wire schema still refuses
             raise MessageError("bad_header", str(exc), msg_type=msg.TYPE) from None
-        msg.check()
     return [topic.encode(), raw, *arrays]
 
 
@@ -142,12 +141,11 @@ def _raise_reason(bufs: list[Any]) -> None:
         elif type(value) is list and inline(spec):
             check_array(cls.TYPE, name, spec, _numbers(cls.TYPE, name, spec, value))
         elif type(value) is dict and set(value) == {"d", "s"} and type(value["s"]) is list:
-            ref = FrameRef(value["d"], value["s"])
             buf = next(payload, None)
             if buf is None:
                 raise MessageError("truncated", "header lists more array frames than arrived",
                                    msg_type=cls.TYPE, field=name)  # fmt: skip
-            framed(cls.TYPE, name, spec, ref.d, ref.s, buf)
+            framed(cls.TYPE, name, spec, value["d"], value["s"], buf)
         else:
             raise MessageError("bad_header", f"{value!r:.60} is neither a list of numbers nor a frame reference",
                                msg_type=cls.TYPE, field=name)  # fmt: skip

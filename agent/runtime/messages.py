@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from agent.runtime.schema import Message, MessageError, array, scalar
+from agent.runtime.schema import Message, array, scalar
 
 # Codec-level sanity bounds. The safety node applies the robot's real limits on top.
 MAX_BASE_SPEED = 5.0  # m/s or rad/s, any base velocity component
@@ -24,25 +24,15 @@ class Observation(Message):
     """Cameras plus proprioception from a robot backend."""
 
     TYPE = "observation"
-    head: np.ndarray = array("uint8", (None, None, 3), optional=False)  # [H, W, 3]
-    wrist: np.ndarray | None = array("uint8", (None, None, 3), optional=True)  # [H, W, 3]
+    head: np.ndarray = array("uint8", (None, None, 3), max_dim=MAX_IMAGE_SIDE)  # [H, W, 3]
+    wrist: np.ndarray | None = array("uint8", (None, None, 3), optional=True, max_dim=MAX_IMAGE_SIDE)
     base_pose: np.ndarray = array("float64", (3,))  # odometry x [m], y [m], yaw [rad]
     base_vel: np.ndarray = array("float64", (3,))  # vx, vy [m/s], wz [rad/s], robot frame
     arm: np.ndarray = array("float64", (None,), -MAX_JOINT_ANGLE, MAX_JOINT_ANGLE)  # joints [rad]
-    arm_vel: np.ndarray = array("float64", (None,))  # [rad/s]
+    arm_vel: np.ndarray = array("float64", (None,), like="arm")  # [rad/s]
     gripper: float = scalar(float, 0.0, 0.0, 1.0)  # opening, 0 closed .. 1 open
     sim_time: float = scalar(float, 0.0, 0.0)  # backend clock [s]; wall-derived on hardware
     episode: int = scalar(int, 0, 0)
-
-    def check(self) -> None:
-        for name in ("head", "wrist"):
-            img = getattr(self, name)
-            if img is not None and max(img.shape[:2]) > MAX_IMAGE_SIDE:
-                raise MessageError("oversize", f"{img.shape} > {MAX_IMAGE_SIDE}", msg_type=self.TYPE, field=name)
-        if self.arm_vel.shape != self.arm.shape:
-            raise MessageError(
-                "shape", f"{self.arm_vel.shape} != arm {self.arm.shape}", msg_type=self.TYPE, field="arm_vel"
-            )
 
 
 @dataclass(kw_only=True)

@@ -31,6 +31,8 @@ class ArraySpec:
     high: float | None = None
     optional: bool = False
     max_elems: int = 16_000_000
+    max_dim: int | None = None  # largest size of any free (None) axis
+    like: str | None = None  # another array field of the message this one must match in shape
     np_dtype: np.dtype = dataclasses.field(init=False, repr=False, compare=False)
     fixed: tuple[tuple[int, int], ...] = dataclasses.field(init=False, repr=False, compare=False)  # (axis, size)
     values_checked: bool = dataclasses.field(init=False, repr=False, compare=False)  # finiteness or range
@@ -59,9 +61,11 @@ def array(
     high: float | None = None,
     *,
     optional: bool = False,
+    max_dim: int | None = None,
+    like: str | None = None,
 ) -> Any:
     """Declare a numpy payload field."""
-    spec = ArraySpec(dtype, shape, low, high, optional)
+    spec = ArraySpec(dtype, shape, low, high, optional, max_dim=max_dim, like=like)
     return dataclasses.field(default=None, metadata={"array": spec})
 
 
@@ -103,12 +107,11 @@ class Message:
         """Check every declared field; raise MessageError naming the first bad one."""
         for name, spec in self.array_fields():
             check_array(self.TYPE, name, spec, getattr(self, name))
+        for name, spec in self.array_fields():
+            if spec.like is not None:
+                check_like(self.TYPE, name, spec.like, getattr(self, name), getattr(self, spec.like))
         for name, spec in self.scalar_fields():
             check_scalar(self.TYPE, name, spec, getattr(self, name))
-        self.check()
-
-    def check(self) -> None:
-        """Cross-field checks of a message type; override where needed."""
 
 
 _SPEC_CACHE: dict[type, tuple[list[tuple[str, ArraySpec]], list[tuple[str, ScalarSpec]]]] = {}
@@ -150,6 +153,8 @@ def check_contents(msg_type: str, name: str, spec: ArraySpec, value: np.ndarray)
     if len(shape) != len(spec.shape) or any(shape[axis] != size for axis, size in spec.fixed):
         want = tuple("*" if s is None else s for s in spec.shape)
         raise _fail(msg_type, name, "shape", f"expected {want}, got {value.shape}")
+    if spec.max_dim is not None and shape and max(shape) > spec.max_dim:
+        raise _fail(msg_type, name, "oversize", f"shape {shape}: a side > {spec.max_dim}")
     if value.size > spec.max_elems:
         raise _fail(msg_type, name, "oversize", f"{value.size} elements > {spec.max_elems}")
     if not spec.values_checked or not value.size:
@@ -167,6 +172,13 @@ def check_contents(msg_type: str, name: str, spec: ArraySpec, value: np.ndarray)
         raise _fail(msg_type, name, "range", f"min {low:.6g} < {spec.low}")
     if spec.high is not None and high > spec.high:
         raise _fail(msg_type, name, "range", f"max {high:.6g} > {spec.high}")
+
+
+def check_like(msg_type: str, name: str, like: str, value: Any, other: Any) -> None:
+    """An array declared `like` another must have that one's shape (or both be absent)."""
+    if getattr(value, "shape", None) != getattr(other, "shape", None):
+        shapes = f"{getattr(value, 'shape', None)} != {like} {getattr(other, 'shape', None)}"
+        raise _fail(msg_type, name, "shape", shapes)
 
 
 def check_scalar(msg_type: str, name: str, spec: ScalarSpec, value: Any) -> None:

@@ -3,8 +3,9 @@
 A header is one msgpack array: [type, version, seq, stamp_mono, stamp_wall, *fields], the fields in
 the order the message class declares them. A scalar field is its value. A 1-D numeric array of at most
 INLINE_ELEMS elements is a list of numbers, whose count and per-element range (finite, within the
-field's limits and its dtype's) msgspec checks while parsing. Any other array is a FrameRef {d: dtype,
-s: shape} that stands for the next raw payload frame; numpy checks those. An absent optional array
+field's limits and its dtype's) msgspec checks while parsing. Any other array is a frame reference
+{d: dtype, s: shape} that stands for the next raw payload frame; msgspec checks its dtype name and
+each dimension against the field's spec, numpy the values of float frames. An absent optional array
 is nil.
 """
 
@@ -27,11 +28,7 @@ FLOAT_MAX = float(np.finfo(np.float64).max)  # bounds on both sides also reject 
 Finite = Annotated[float, msgspec.Meta(ge=-FLOAT_MAX, le=FLOAT_MAX)]
 
 
-class FrameRef(msgspec.Struct, forbid_unknown_fields=True):
-    """An array carried by the next payload frame: dtype name and shape."""
-
-    d: str
-    s: list[int]
+MAX_DIM = 2**31 - 1  # any one dimension of a framed array
 
 
 @dataclasses.dataclass(frozen=True)
@@ -42,8 +39,9 @@ class Plan:
     header: type[msgspec.Struct]
     fields: tuple[tuple[str, ArraySpec | None, bool], ...]  # (name, spec or None for scalars, inline) in wire order
     arrays: tuple[tuple[str, ArraySpec], ...]
+    refs: dict[str, type[msgspec.Struct]]  # the frame reference struct of each array field
     scalars: dict[str, ScalarSpec]
-    inline_dtype: np.dtype | None  # the one dtype of all inline-able arrays (decoded in one numpy call), if shared
+    likes: tuple[tuple[str, str], ...]  # (field, the field whose shape it must have)
 
 
 def inline(spec: ArraySpec) -> bool:
@@ -66,13 +64,21 @@ def _number(dtype: np.dtype, low: float | None, high: float | None) -> Any:
     return Annotated[int, msgspec.Meta(ge=lo, le=hi)]
 
 
-def _array_type(spec: ArraySpec) -> Any:
-    kind: Any = FrameRef
+def frame_ref(spec: ArraySpec, name: str) -> type[msgspec.Struct]:
+    """The frame reference of one field: its dtype name and a shape of its rank, fixed axes fixed."""
+    top = MAX_DIM if spec.max_dim is None else spec.max_dim
+    dims = [Literal[size] if size is not None else Annotated[int, msgspec.Meta(ge=0, le=top)] for size in spec.shape]
+    shape = tuple[tuple(dims)] if dims else tuple[()]
+    return msgspec.defstruct(name, [("d", Literal[spec.dtype]), ("s", shape)], forbid_unknown_fields=True)
+
+
+def _array_type(spec: ArraySpec, ref: type[msgspec.Struct]) -> Any:
+    kind: Any = ref
     if inline(spec):
         elem = _number(spec.np_dtype, spec.low, spec.high)
         size = spec.shape[0]
         count = msgspec.Meta(min_length=size or 0, max_length=size or INLINE_ELEMS)
-        kind = Union[Annotated[list[elem], count], FrameRef]  # noqa: UP007 (typing forms msgspec reads)
+        kind = Union[Annotated[list[elem], count], ref]  # noqa: UP007 (typing forms msgspec reads)
     return kind | None if spec.optional else kind
 
 
@@ -101,10 +107,13 @@ def plan(cls: type[Message]) -> Plan:
         ("stamp_mono", Finite),
         ("stamp_wall", Finite),
     ]
+    refs: dict[str, type[msgspec.Struct]] = {}
     for f in dataclasses.fields(cls):
         if "array" in f.metadata:
-            fields.append((f.name, f.metadata["array"], inline(f.metadata["array"])))
-            types.append((f.name, _array_type(f.metadata["array"])))
+            spec = f.metadata["array"]
+            fields.append((f.name, spec, inline(spec)))
+            refs[f.name] = frame_ref(spec, f"{cls.__name__}_{f.name}_Frame")
+            types.append((f.name, _array_type(spec, refs[f.name])))
         elif "scalar" in f.metadata:
             fields.append((f.name, None, False))
             scalars[f.name] = f.metadata["scalar"]
@@ -113,5 +122,8 @@ def plan(cls: type[Message]) -> Plan:
         f"{cls.__name__}Header", types, tag=cls.TYPE, array_like=True, forbid_unknown_fields=True
     )
     arrays = tuple((name, spec) for name, spec, _ in fields if spec is not None)
-    dtypes = {spec.np_dtype for _, spec, inl in fields if inl}
-    return Plan(cls, header, tuple(fields), arrays, scalars, dtypes.pop() if len(dtypes) == 1 else None)
+    likes = tuple((name, spec.like) for name, spec in arrays if spec.like is not None)
+    for name, like in likes:
+        if like not in refs:
+            raise TypeError(f"{cls.__name__}.{name}: like={like!r} is not an array field")
+    return Plan(cls, header, tuple(fields), arrays, refs, scalars, likes)

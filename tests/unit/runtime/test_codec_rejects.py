@@ -109,6 +109,19 @@ def test_wrong_dtype_and_shape() -> None:
     rejects(with_header(frames, Observation, head={"d": "float32", "s": [64, 64, 1]}), "dtype", "got float32")
     rejects(with_header(frames, Observation, head={"d": "uint8", "s": [64, 192, 1]}), "shape", "observation.head")
     rejects(frames_of(observation(2000)), "oversize", "observation.head", "1024")
+    with pytest.raises(MessageError, match="oversize: observation.head"):
+        encode("obs", observation(2000))  # the sender refuses it too
+
+
+def test_arrays_declared_alike_must_match_in_shape() -> None:
+    short_vel = observation()
+    short_vel.arm_vel = np.zeros(4)
+    rejects(frames_of(short_vel), "shape", "observation.arm_vel", "(4,) != arm (5,)")
+    with pytest.raises(MessageError, match="shape: observation.arm_vel"):
+        encode("obs", short_vel)
+    long_arm = observation()  # framed arm (past INLINE_ELEMS) beside an inline arm_vel
+    long_arm.arm = np.zeros(600)
+    rejects(frames_of(long_arm), "shape", "observation.arm_vel", "(5,) != arm (600,)")
 
 
 def test_nan_inf_and_range() -> None:
