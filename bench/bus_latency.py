@@ -2,9 +2,12 @@
 
 One-hop publish->receive latency (receiver in another process, same monotonic clock) and
 request->reply round trip, p50 and p99, for a 7-float command and 64x64x3 / 224x224x3 uint8 frames,
-over ipc and tcp. Prints a markdown table with the ratio ours/raw (target: p50 <= 1.3x). On both sides
-the clock stops when the receiver holds the payload as a numpy array: ours after decoding and
-validating the message, raw after struct.unpack of the stamp and np.frombuffer of the payload.
+over ipc and tcp. Prints a markdown table with the ratio ours/raw (target: p50 <= 1.3x).
+
+Both sides carry the same content: ours a typed Command or Observation (an image plus 16 floats of
+proprio and three scalars), raw pyzmq the same fields the plain way (stamps and scalars packed with
+struct, the small arrays as one float64 frame, the image as a frame), with no schema and no checks.
+On both sides the clock stops when the receiver holds every field as a value or a numpy array.
 
 Each case alternates raw and ours over several rounds (order flipped each round) and pools the
 latencies, so both sides see the same machine: this VM drifts by tens of percent within a minute.
@@ -17,6 +20,7 @@ from __future__ import annotations
 import argparse
 import multiprocessing as mp
 import os
+import socket
 import struct
 import sys
 import tempfile
@@ -31,7 +35,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from agent.runtime.bus import Publisher, RpcClient, RpcServer, Subscriber  # noqa: E402
 from agent.runtime.messages import Command, Observation  # noqa: E402
 
-PAYLOADS = {"command (7 floats)": None, "frame 64x64x3": (64, 64, 3), "frame 224x224x3": (224, 224, 3)}
+PAYLOADS = {
+    "command (7 floats)": None,
+    "observation, frame 64x64x3": (64, 64, 3),
+    "observation, frame 224x224x3": (224, 224, 3),
+}
+RAW_META = struct.Struct("<ddqddq")  # raw side: stamp_mono, stamp_wall, seq and the three scalars of either type
 PERIOD_S = 0.001  # paced sends: we measure latency, not queueing
 
 
@@ -47,8 +56,25 @@ def make_message(shape: tuple[int, int, int] | None) -> Command | Observation:
     )
 
 
+def raw_parts(shape: tuple[int, int, int] | None) -> tuple[bytes, np.ndarray, list[np.ndarray]]:
+    """What make_message carries, laid out the plain pyzmq way: scalars by struct, arrays as raw frames.
+
+    Returns the text tail of the meta frame (the command's source), the small arrays as one float64
+    frame and the image frames."""
+    if shape is None:
+        return b"bench", np.zeros(6), []  # base_vel, arm; the gripper is a scalar
+    return b"", np.zeros(16), [np.random.randint(0, 255, shape, np.uint8)]  # pose, vel, arm, arm_vel
+
+
 def raw_bytes(shape: tuple[int, int, int] | None) -> bytes:
     return np.zeros(7).tobytes() if shape is None else np.random.randint(0, 255, shape, np.uint8).tobytes()
+
+
+def free_port() -> int:
+    """A TCP port nothing listens on now (a fixed range clashed with other runs on this host)."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
 
 
 # ----- receivers (child processes) -----------------------------------------------------------
@@ -70,7 +96,7 @@ def sub_ours(endpoint: str, n: int, conn) -> None:  # type: ignore[no-untyped-de
     sub.close()
 
 
-def sub_raw(endpoint: str, n: int, conn, dtype: str) -> None:  # type: ignore[no-untyped-def]
+def sub_raw(endpoint: str, n: int, conn, shape) -> None:  # type: ignore[no-untyped-def]
     sock = zmq.Context.instance().socket(zmq.SUB)
     sock.rcvhwm = 10_000
     sock.subscribe(b"x")
@@ -80,8 +106,12 @@ def sub_raw(endpoint: str, n: int, conn, dtype: str) -> None:  # type: ignore[no
         if not sock.poll(5000):
             break
         frames = sock.recv_multipart(copy=False)
-        (stamp,) = struct.unpack("d", frames[1].buffer)
-        np.frombuffer(frames[2].buffer, dtype)  # as on our side, the clock stops once the payload is an array
+        meta = frames[1].buffer  # as on our side, the clock stops once every field is a value or an array
+        stamp, _, _, _, _, _ = RAW_META.unpack_from(meta)
+        bytes(meta[RAW_META.size :]).decode()
+        np.frombuffer(frames[2].buffer, np.float64)
+        if shape is not None:
+            np.frombuffer(frames[3].buffer, np.uint8).reshape(shape)
         now = time.monotonic()
         if i == 0:
             conn.send("ready")
@@ -113,7 +143,7 @@ def rpc_raw(endpoint: str, n: int, conn) -> None:  # type: ignore[no-untyped-def
 # ----- senders (this process) ----------------------------------------------------------------
 def pubsub(impl: str, endpoint: str, shape, n: int) -> list[float]:  # type: ignore[no-untyped-def]
     parent, child = mp.Pipe()
-    args = (endpoint, n, child) if impl == "ours" else (endpoint, n, child, "float64" if shape is None else "uint8")
+    args = (endpoint, n, child) if impl == "ours" else (endpoint, n, child, shape)
     proc = mp.get_context("spawn").Process(target=sub_ours if impl == "ours" else sub_raw, args=args)
     if impl == "ours":
         pub = Publisher(endpoint, hwm=10_000)
@@ -128,10 +158,13 @@ def pubsub(impl: str, endpoint: str, shape, n: int) -> list[float]:  # type: ign
         sock = zmq.Context.instance().socket(zmq.PUB)
         sock.sndhwm = 10_000
         sock.bind(endpoint)
-        payload = raw_bytes(shape)
+        tail, numbers, images = raw_parts(shape)
+        wall = time.time()
+        seq = iter(range(1, 1 << 62))
 
         def send() -> None:
-            sock.send_multipart([b"x", struct.pack("d", time.monotonic()), payload], copy=False)
+            meta = RAW_META.pack(time.monotonic(), wall, next(seq), 0.5, 0.0, 0) + tail
+            sock.send_multipart([b"x", meta, numbers, *images], copy=False)
 
         def close() -> None:
             sock.close(0)
@@ -192,7 +225,6 @@ def main() -> None:
         "| pattern | payload | transport | ours p50 / p99 (us) | raw pyzmq p50 / p99 (us) | ratio p50 | ratio p99 |",
         "|---|---|---|---|---|---|---|",
     ]
-    port = 47600
     for pattern, fn in (("pub->sub", pubsub), ("req->rep", reqrep)):
         if args.pattern not in (None, pattern):
             continue
@@ -201,7 +233,7 @@ def main() -> None:
                 lat: dict[str, list[float]] = {"raw": [], "ours": []}
                 for r in range(args.rounds):
                     for impl in ("raw", "ours") if r % 2 == 0 else ("ours", "raw"):
-                        port += 1
+                        port = free_port()
                         ep = f"ipc://{tmp}/{port}.sock" if transport == "ipc" else f"tcp://127.0.0.1:{port}"
                         lat[impl] += fn(impl, ep, shape, args.n // args.rounds)
                 res = {impl: np.percentile(np.array(v) * 1e6, [50, 99]) for impl, v in lat.items()}

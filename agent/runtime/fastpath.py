@@ -54,13 +54,32 @@ def _compile(name: str, lines: list[str], env: dict[str, Any]) -> Callable[..., 
     return fn
 
 
+def put_frame(msg: Message, name: str, spec: ArraySpec, value: Any, arrays: list[Any], validate: bool) -> dict:
+    """The header entry of an array sent as its own frame (appended to arrays)."""
+    if validate:
+        check_array(msg.TYPE, name, spec, value)
+    value = np.ascontiguousarray(value)
+    arrays.append(value)
+    return {"d": DTYPE_NAME.get(value.dtype) or str(value.dtype), "s": list(value.shape)}
+
+
+def take_frame(p: Plan, h: msgspec.Struct, name: str, ref: Any, bufs: Any, i: int) -> np.ndarray:
+    """The array a frame reference in an inline-able field stands for (a long 1-D array: the rare case)."""
+    if i == len(bufs):
+        raise frames_missing(p, h, len(bufs) - 2)
+    return framed(p.cls.TYPE, name, dict(p.arrays)[name], ref.d, ref.s, bufs[i])
+
+
 def header_builder(p: Plan) -> HeaderFn:
-    """fn(msg, validate) -> (header list, array frames) for messages of p.cls."""
+    """fn(msg, validate) -> (header list, array frames) for messages of p.cls.
+
+    Dtype names, shapes and values are checked when the sender parses its own header (codec.encode);
+    this only catches what would not reach the header intact (not an array, a wrong dtype inline)."""
     env: dict[str, Any] = {
         "ndarray": np.ndarray,
         "contiguous": np.ascontiguousarray,
-        "DTYPE_NAME": DTYPE_NAME,
-        "check_array": check_array,
+        "NAME": DTYPE_NAME,
+        "put": put_frame,
         "INLINE": INLINE_ELEMS,
         "T": p.cls.TYPE,
     }
@@ -71,24 +90,29 @@ def header_builder(p: Plan) -> HeaderFn:
             items.append(f"msg.{name}")
             continue
         env[f"S{i}"], env[f"D{i}"] = spec, spec.np_dtype
-        lines += [f"    v{i} = msg.{name}", f"    if v{i} is None:", f"        h{i} = None"]
+        lines.append(f"    v{i} = msg.{name}")
         if inl:
             lines += [
-                f"    elif type(v{i}) is ndarray and v{i}.ndim == 1 and v{i}.size <= INLINE:",
+                f"    if type(v{i}) is ndarray and v{i}.ndim == 1 and v{i}.size <= INLINE:",
                 f"        if validate and v{i}.dtype is not D{i}:  # builtin dtypes are singletons",
                 "            msg.validate()  # names the field and both dtypes",
                 f"        h{i} = v{i}.tolist()",
+                f"    elif v{i} is None:",
+                f"        h{i} = None",
+                "    else:",
+                f"        h{i} = put(msg, {name!r}, S{i}, v{i}, arrays, validate)",
             ]
-        # dtype, rank, fixed axes and side limits are checked when the sender parses its own header
-        check = "check_array" if spec.values_checked else "if type(v{i}) is not ndarray: check_array"
-        lines += [
-            "    else:",
-            "        if validate:",
-            f"            {check.format(i=i)}(T, {name!r}, S{i}, v{i})",
-            f"        v{i} = contiguous(v{i})",
-            f'        h{i} = {{"d": DTYPE_NAME.get(v{i}.dtype) or str(v{i}.dtype), "s": list(v{i}.shape)}}',
-            f"        arrays.append(v{i})",
-        ]
+        else:
+            lines += [
+                f"    if type(v{i}) is ndarray:",
+                f"        v{i} = contiguous(v{i})  # the same array when it already is",
+                f'        h{i} = {{"d": NAME.get(v{i}.dtype) or str(v{i}.dtype), "s": list(v{i}.shape)}}',
+                f"        arrays.append(v{i})",
+                f"    elif v{i} is None:",
+                f"        h{i} = None",
+                "    else:",
+                f"        h{i} = put(msg, {name!r}, S{i}, v{i}, arrays, validate)",
+            ]
         items.append(f"h{i}")
     index = {name: i for i, (name, _, _) in enumerate(p.fields)}
     for name, like in p.likes:  # the one check the wire schema cannot make
@@ -106,32 +130,41 @@ def message_builder(p: Plan) -> BuildFn:
     """fn(header struct, frames) -> the message, its arrays made from inline numbers or payload frames."""
     env: dict[str, Any] = {
         "array": np.array,
+        "ndarray": np.ndarray,
         "CLS": p.cls,
         "T": p.cls.TYPE,
         "P": p,
         "new": object.__new__,
         "framed": framed,
+        "take": take_frame,
         "missing": frames_missing,
-        "ndarray": np.ndarray,
         "check_contents": check_contents,
         "check_like": check_like,
     }
     lines = ["def build(h, bufs):", "    n = len(bufs)", "    i = 2"]
     index = {name: i for i, (name, _, _) in enumerate(p.fields)}
-    inline_fields = [name for name, _, inl in p.fields if inl]
-    for name, spec, _ in p.fields:
+    for name, spec, inl in p.fields:
         if spec is None:
             continue
         i = index[name]
         env[f"S{i}"], env[f"D{i}"] = spec, spec.np_dtype
         lines.append(f"    v{i} = h.{name}")
-        env[f"R{i}"], env[f"MAXB{i}"] = p.refs[name], spec.max_elems * spec.np_dtype.itemsize
+        if inl:
+            lines += [
+                f"    if type(v{i}) is list:",
+                f"        v{i} = array(v{i}, D{i})  # an array of its own: nothing else shares its memory",
+                f"    elif v{i} is not None:",
+                f"        v{i} = take(P, h, {name!r}, v{i}, bufs, i)",
+                "        i += 1",
+            ]
+            continue
+        env[f"MAXB{i}"] = spec.max_elems * spec.np_dtype.itemsize
         const = spec.np_dtype.itemsize
         for size in spec.shape:
             const *= 1 if size is None else size
         nbytes = " * ".join([f"s[{k}]" for k, size in enumerate(spec.shape) if size is None] + [str(const)])
         lines += [
-            f"    if type(v{i}) is R{i}:",
+            f"    if v{i} is not None:",
             "        if i == n:",
             "            raise missing(P, h, n - 2)",
             "        b = bufs[i]",
@@ -139,7 +172,7 @@ def message_builder(p: Plan) -> BuildFn:
             f"        nb = {nbytes}",
             f"        if nb == len(b) and nb <= MAXB{i}:",
             f"            v{i} = ndarray(s, D{i}, buffer=b)",
-            f"            v{i}.flags.writeable = False  # a view on the received frame",
+            f"            v{i}.setflags(write=False)  # a view on the received frame",
         ]
         if spec.values_checked:
             lines.append(f"            check_contents(T, {name!r}, S{i}, v{i})")
@@ -149,28 +182,17 @@ def message_builder(p: Plan) -> BuildFn:
             "        i += 1",
         ]
     lines += ["    if i != n:", "        raise missing(P, h, n - 2)"]
-    if inline_fields:
-        lines += _inline_arrays([index[name] for name in inline_fields])
     for name, like in p.likes:
         a, b = index[name], index[like]
-        lines += [
-            f"    if getattr(v{a}, 'shape', None) != getattr(v{b}, 'shape', None):",
-            f"        check_like(T, {name!r}, {like!r}, v{a}, v{b})",
-        ]
+        optional = dict(p.arrays)[name].optional or dict(p.arrays)[like].optional
+        shape = (lambda k: f"getattr(v{k}, 'shape', None)") if optional else (lambda k: f"v{k}.shape")
+        lines += [f"    if {shape(a)} != {shape(b)}:", f"        check_like(T, {name!r}, {like!r}, v{a}, v{b})"]
     values = ", ".join(
         f"{name!r}: v{index[name]}" if spec is not None else f"{name!r}: h.{name}" for name, spec, _ in p.fields
     )
     lines += [
         "    msg = new(CLS)",
         "    msg.__dict__ = {'seq': h.seq, 'stamp_mono': h.stamp_mono, 'stamp_wall': h.stamp_wall, " + values + "}",
+        "    return msg",
     ]
-    lines.append("    return msg")
     return _compile("build", lines, env)
-
-
-def _inline_arrays(idx: list[int]) -> list[str]:
-    """Inline lists to arrays of their own (writable: nothing else shares their memory)."""
-    lines = []
-    for i in idx:
-        lines += [f"    if type(v{i}) is list:", f"        v{i} = array(v{i}, D{i})"]
-    return lines
