@@ -4,10 +4,13 @@ One-hop publish->receive latency (receiver in another process, same monotonic cl
 request->reply round trip, p50 and p99, for a 7-float command and 64x64x3 / 224x224x3 uint8 frames,
 over ipc and tcp. Prints a markdown table with the ratio ours/raw (target: p50 <= 1.3x).
 
-Both sides carry the same content: ours a typed Command or Observation (an image plus 16 floats of
-proprio and three scalars), raw pyzmq the same fields the plain way (stamps and scalars packed with
-struct, the small arrays as one float64 frame, the image as a frame), with no schema and no checks.
+Publish->receive: both sides carry the same content, ours a typed Command or an Observation (the
+frame plus 16 floats of proprio and three scalars), raw pyzmq the same fields the plain way (stamps
+and scalars packed with struct, the small arrays as one float64 frame, the image as a frame), with
+no schema and no checks.
 On both sides the clock stops when the receiver holds every field as a value or a numpy array.
+Request->reply: an echo of the payload as bytes, through our RpcClient/RpcServer (msgpack bodies) and
+through a raw DEALER/ROUTER pair.
 
 Each case alternates raw and ours over several rounds (order flipped each round) and pools the
 latencies, so both sides see the same machine: this VM drifts by tens of percent within a minute.
@@ -35,11 +38,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from agent.runtime.bus import Publisher, RpcClient, RpcServer, Subscriber  # noqa: E402
 from agent.runtime.messages import Command, Observation  # noqa: E402
 
-PAYLOADS = {
-    "command (7 floats)": None,
-    "observation, frame 64x64x3": (64, 64, 3),
-    "observation, frame 224x224x3": (224, 224, 3),
-}
+PAYLOADS = {"command (7 floats)": None, "frame 64x64x3": (64, 64, 3), "frame 224x224x3": (224, 224, 3)}
 RAW_META = struct.Struct("<ddqddq")  # raw side: stamp_mono, stamp_wall, seq and the three scalars of either type
 PERIOD_S = 0.001  # paced sends: we measure latency, not queueing
 
