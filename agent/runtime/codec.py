@@ -155,8 +155,9 @@ def _raise_reason(bufs: list[Any]) -> None:
 
 def _numbers(msg_type: str, name: str, spec: ArraySpec, value: list[Any]) -> np.ndarray:
     """An inline list as the field's dtype, so the array checks can name what is wrong with it."""
-    want = bool if spec.np_dtype.kind == "b" else (int, float) if spec.np_dtype.kind == "f" else int
-    bad = next((v for v in value if type(v) not in (want if isinstance(want, tuple) else (want,))), None)
+    kind = spec.np_dtype.kind
+    want = (bool,) if kind == "b" else (int, float) if kind == "f" else (int,)
+    bad = next((v for v in value if type(v) not in want), None)
     if bad is not None or len(value) > INLINE_ELEMS:
         detail = f"element {bad!r} is not {spec.dtype}" if bad is not None else f"{len(value)} > {INLINE_ELEMS}"
         raise MessageError("dtype" if bad is not None else "oversize", detail, msg_type=msg_type, field=name)

@@ -73,13 +73,15 @@ def take_frame(p: Plan, h: msgspec.Struct, name: str, ref: Any, bufs: Any, i: in
 def header_builder(p: Plan) -> HeaderFn:
     """fn(msg, validate) -> (header list, array frames) for messages of p.cls.
 
-    Dtype names, shapes and values are checked when the sender parses its own header (codec.encode);
-    this only catches what would not reach the header intact (not an array, a wrong dtype inline)."""
+    Dtype names, shapes and inline values are checked when the sender parses its own header
+    (codec.encode); this checks what the header does not carry intact: the values of float frames,
+    a wrong dtype inline, something that is not an array."""
     env: dict[str, Any] = {
         "ndarray": np.ndarray,
         "contiguous": np.ascontiguousarray,
         "NAME": DTYPE_NAME,
         "put": put_frame,
+        "check_array": check_array,
         "INLINE": INLINE_ELEMS,
         "T": p.cls.TYPE,
     }
@@ -103,8 +105,10 @@ def header_builder(p: Plan) -> HeaderFn:
                 f"        h{i} = put(msg, {name!r}, S{i}, v{i}, arrays, validate)",
             ]
         else:
+            lines.append(f"    if type(v{i}) is ndarray:")
+            if spec.values_checked:  # the header carries no values: numpy checks them here
+                lines.append(f"        if validate: check_array(T, {name!r}, S{i}, v{i})")
             lines += [
-                f"    if type(v{i}) is ndarray:",
                 f"        v{i} = contiguous(v{i})  # the same array when it already is",
                 f'        h{i} = {{"d": NAME.get(v{i}.dtype) or str(v{i}.dtype), "s": list(v{i}.shape)}}',
                 f"        arrays.append(v{i})",

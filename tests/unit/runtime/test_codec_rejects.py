@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass
 
 import msgpack
+import msgspec
 import numpy as np
 import pytest
 
 from agent.runtime.codec import PLANS, decode, encode
+from agent.runtime.fastpath import header_builder, message_builder
 from agent.runtime.messages import Command, Observation
-from agent.runtime.schema import MessageError
+from agent.runtime.schema import Message, MessageError, array
+from agent.runtime.wire import plan
 
 BASE = ("type", "v", "seq", "mono", "wall")  # the header array starts with these, then the fields
 
@@ -187,3 +191,26 @@ def test_valid_message_passes_with_all_checks_on() -> None:
     msg.stamp_mono = time.monotonic()
     topic, out = decode(frames_of(msg), max_age=1.0)
     assert topic == "cmd" and isinstance(out, Command) and out.gripper == 0.5
+
+
+def test_framed_float_values_are_checked_by_sender_and_receiver() -> None:
+    """A float array that always rides as a frame (2-D): its values never pass through msgspec."""
+
+    @dataclass(kw_only=True)
+    class Grid(Message):
+        TYPE = "grid"
+        cells: np.ndarray = array("float32", (None, 4), -1.0, 1.0)
+
+    p = plan(Grid)
+    header, build = header_builder(p), message_builder(p)
+    with pytest.raises(MessageError, match="nonfinite: grid.cells"):
+        header(Grid(cells=np.full((2, 4), np.nan, np.float32)), True)
+    with pytest.raises(MessageError, match="range: grid.cells"):
+        header(Grid(cells=np.full((2, 4), 3.0, np.float32)), True)
+    h, frames = header(Grid(cells=np.full((2, 4), 3.0, np.float32)), False)
+    parsed = msgspec.msgpack.decode(msgspec.msgpack.encode(h), type=p.header)
+    with pytest.raises(MessageError, match="range: grid.cells"):
+        build(parsed, [b"grid", b"", frames[0].tobytes()])
+    good, frames = header(Grid(cells=np.full((2, 4), 0.5, np.float32)), True)
+    parsed = msgspec.msgpack.decode(msgspec.msgpack.encode(good), type=p.header)
+    assert build(parsed, [b"grid", b"", frames[0].tobytes()]).cells.shape == (2, 4)
