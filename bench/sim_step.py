@@ -5,7 +5,11 @@ p.stepSimulation() over the same world. Rendering: the node with both 64x64 came
 loop doing the same physics substeps plus the same two p.getCameraImage() calls per control step.
 Targets: >= 0.9x the raw physics rate, >= 0.8x the raw render rate.
 
-    python bench/sim_step.py [--steps 300] [--task navigate]
+One node process and one raw world live through each measurement; they take turns in short blocks
+(the order flipped each time), so a machine whose speed drifts by the second moves both sides of a
+block's ratio alike. The reported ratio is the median of the blocks' ratios.
+
+    python bench/sim_step.py [--blocks 12] [--block-steps 40] [--task navigate]
 """
 
 from __future__ import annotations
@@ -23,150 +27,186 @@ import pybullet as p
 import zmq
 
 REPO = Path(__file__).resolve().parents[1]
-SPEED = 0.05  # m/s: both sides drive the base at this speed
+SPEED = 0.03  # m/s: both sides drive the base at this speed (slow: the episode must not end mid-run)
 IN_FLIGHT = 4  # commands queued ahead in lock-step
 sys.path.insert(0, str(REPO))
 
-from agent.runtime.bus import Publisher, RpcClient, RpcTimeout, Subscriber  # noqa: E402
+from agent.runtime.bus import RpcClient, RpcTimeout  # noqa: E402
+from agent.runtime.codec import encode  # noqa: E402
 from agent.runtime.messages import Command  # noqa: E402
 from sim.cameras import look_matrices, render, setup_renderer  # noqa: E402
 from sim.robot_config import load_robot_config  # noqa: E402
+from sim.tasks import load_task_config  # noqa: E402
 from sim.world import SimWorld  # noqa: E402
 
 
-def raw_rates(task: str, steps: int, render_on: bool, renderer: str = "tiny") -> float:
-    """Control steps/s of a bare PyBullet loop over the same scene."""
-    world = SimWorld(render=False)
-    engine = setup_renderer(world.client, renderer)
-    world.reset(task, seed=0)
-    rob = world.robot_state
-    assert rob is not None
-    world.apply(np.array([SPEED, 0.0, 0.0]), np.array(world.robot.arm.stow), 1.0)
-    world.step()  # the base motors now hold the same speed the node is driven at
-    start = time.perf_counter()
-    for _ in range(steps):
-        for _ in range(world.substeps):
-            p.stepSimulation(physicsClientId=world.client)
-        if render_on:
-            for cam in ("head", "wrist"):
-                spec = world.robot.cameras[cam]
-                pos, orn = rob.link_frame(rob.link_index[spec.link])
-                view, proj = look_matrices(pos, orn, spec, world.image_size)
-                render(world.client, view, proj, world.image_size, world.layout.light, spec.near, spec.far, False,
-                       engine)  # fmt: skip
-    rate = steps / (time.perf_counter() - start)
-    world.close()
-    return rate
+class RawLoop:
+    """A bare PyBullet loop over the same scene: the substeps, and the two camera renders if on."""
+
+    def __init__(self, task: str, render_on: bool, renderer: str) -> None:
+        self.world = world = SimWorld(render=False)
+        self.engine = setup_renderer(world.client, renderer)
+        self.render_on = render_on
+        world.reset(task, seed=0)
+        world.apply(np.array([SPEED, 0.0, 0.0]), np.array(world.robot.arm.stow), 1.0)
+        world.step()  # the base motors now hold the same speed the node is driven at
+
+    def run(self, steps: int) -> float:
+        """Seconds for `steps` control steps."""
+        world, rob = self.world, self.world.robot_state
+        assert rob is not None
+        start = time.perf_counter()
+        for _ in range(steps):
+            for _ in range(world.substeps):
+                p.stepSimulation(physicsClientId=world.client)
+            if self.render_on:
+                for cam in ("head", "wrist"):
+                    spec = world.robot.cameras[cam]
+                    pos, orn = rob.link_frame(rob.link_index[spec.link])
+                    view, proj = look_matrices(pos, orn, spec, world.image_size)
+                    render(world.client, view, proj, world.image_size, world.layout.light, spec.near, spec.far,
+                           False, self.engine)  # fmt: skip
+        return time.perf_counter() - start
+
+    def close(self) -> None:
+        self.world.close()
 
 
-def node_rate(task: str, steps: int, render_on: bool, renderer: str = "tiny") -> float:
-    """Control steps/s of the sim node in lock-step, fed by a client that keeps commands queued."""
-    tmp = Path(tempfile.mkdtemp(prefix="amibot-simbench-"))
-    feed = f"ipc://{tmp}/cmd.sock"
-    cfg = {
-        "name": "sim",
-        "publish": f"ipc://{tmp}/sim.pub",
-        "rpc": f"ipc://{tmp}/sim.rpc",
-        "inputs": {"cmd.safe": feed},
-        "task": task,
-        "seed": 0,
-        "mode": "lockstep",
-        "render": render_on,
-        "renderer": renderer,
-        "lockstep_wait_s": 5.0,
-        "log_level": "WARNING",
-    }
-    (tmp / "sim.yaml").write_text(json.dumps(cfg))
-    pub = Publisher(feed)
-    proc = subprocess.Popen([sys.executable, "-m", "sim.node", "--config", str(tmp / "sim.yaml")], cwd=REPO)
-    rpc = RpcClient(f"ipc://{tmp}/sim.rpc")
-    while True:
-        try:
-            rpc.call("ping", timeout=0.5, retries=0)
-            break
-        except RpcTimeout:
-            if proc.poll() is not None:
-                raise RuntimeError("sim node died") from None
-    stow = np.array(load_robot_config("mobile_so101").arm.stow)  # hold the arm where the raw loop holds it
-    sub = Subscriber([cfg["publish"]], ["obs"], latest=["obs"])
-    time.sleep(0.5)
+class NodeDriver:
+    """The sim node as its own process in lock-step, fed by a client that keeps commands queued.
 
-    def command() -> Command:
-        return Command(
-            base_vel=np.array([SPEED, 0.0, 0.0]),
-            arm=stow,
-            gripper=1.0,
-            valid_until=time.monotonic() + 1.0,
-            source="bench",
-        )
+    The client shares the machine's cores with the node, and its cost is not the node's: it encodes
+    every command before any clock starts and counts observations by their topic frame, on plain
+    ZeroMQ sockets. The node still decodes, checks and applies each command, and encodes and
+    publishes each observation, as it does in the graph."""
 
-    seen = 0
-    start = None
-    for _ in range(IN_FLIGHT):  # keep a few commands queued so the node never waits on this client
-        pub.publish("cmd.safe", command())
-    while seen < steps + 5:
-        got = sub.recv(timeout=5.0)
-        if got is None:
-            for _ in range(IN_FLIGHT):  # commands lost to the slow joiner: send again
-                pub.publish("cmd.safe", command())
-            continue
-        if got[0] != "obs":
-            continue
-        seen += 1
-        if seen == 5:
-            start = time.perf_counter()
-        pub.publish("cmd.safe", command())
-    rate = steps / (time.perf_counter() - start)  # type: ignore[operator]
-    proc.terminate()
-    proc.wait()
-    for s in (sub, pub, rpc):
-        s.close()
-    return rate
+    def __init__(self, task: str, render_on: bool, renderer: str, total_steps: int) -> None:
+        tmp = Path(tempfile.mkdtemp(prefix="amibot-simbench-"))
+        feed = f"ipc://{tmp}/cmd.sock"
+        cfg = {
+            "name": "sim",
+            "publish": f"ipc://{tmp}/sim.pub",
+            "rpc": f"ipc://{tmp}/sim.rpc",
+            "inputs": {"cmd.safe": feed},
+            "task": task,
+            "seed": 0,
+            "mode": "lockstep",
+            "render": render_on,
+            "renderer": renderer,
+            "lockstep_wait_s": 60.0,  # between blocks the node waits for commands, it does not step
+            "log_level": "WARNING",
+        }
+        (tmp / "sim.yaml").write_text(json.dumps(cfg))
+        ctx = zmq.Context.instance()
+        self.pub = ctx.socket(zmq.PUB)
+        self.pub.bind(feed)
+        self.proc = subprocess.Popen([sys.executable, "-m", "sim.node", "--config", str(tmp / "sim.yaml")], cwd=REPO)
+        self.rpc = RpcClient(f"ipc://{tmp}/sim.rpc")
+        while True:
+            try:
+                self.rpc.call("ping", timeout=0.5, retries=0)
+                break
+            except RpcTimeout:
+                if self.proc.poll() is not None:
+                    raise RuntimeError("sim node died") from None
+        self.sub = ctx.socket(zmq.SUB)
+        self.sub.setsockopt(zmq.SUBSCRIBE, b"obs")
+        self.sub.connect(cfg["publish"])
+        self.commands = iter(_commands(total_steps + 100, load_robot_config("mobile_so101").arm.stow))
+        while not self._obs(timeout_ms=200):  # slow joiner: until the node has a command through
+            self.pub.send_multipart(next(self.commands))
+        while self._obs(timeout_ms=200):  # the node is idle, nothing of the warm-up left queued
+            pass
+
+    def _obs(self, timeout_ms: int) -> bool:
+        if not self.sub.poll(timeout_ms):
+            return False
+        self.sub.recv_multipart(copy=False)
+        return True
+
+    def run(self, steps: int) -> float:
+        """Seconds for `steps` control steps: first command sent to the last step's observation."""
+        pub, commands = self.pub, self.commands
+        start = time.perf_counter()
+        sent = 0
+        for _ in range(min(IN_FLIGHT, steps)):
+            pub.send_multipart(next(commands))
+            sent += 1
+        for _ in range(steps):
+            if not self._obs(timeout_ms=10_000):
+                raise RuntimeError("the sim node stopped stepping (did its episode end? lower the step count)")
+            if sent < steps:
+                pub.send_multipart(next(commands))
+                sent += 1
+        return time.perf_counter() - start
+
+    def close(self) -> None:
+        self.proc.terminate()
+        self.proc.wait()
+        for s in (self.sub, self.pub, self.rpc):
+            s.close()
 
 
-def median_rates(
-    task: str, steps: int, render_on: bool, rounds: int, renderer: str = "tiny"
-) -> tuple[float, float, float]:
-    """Median control steps/s of the node and of raw pybullet, and the median of the per-round ratios.
+def _commands(n: int, arm: list[float]) -> list[list[bytes]]:
+    """n encoded commands in sequence that drive the base at SPEED with the arm held at `arm`."""
+    out = []
+    for seq in range(1, n + 1):
+        cmd = Command(base_vel=np.array([SPEED, 0.0, 0.0]), arm=np.array(arm), gripper=1.0,
+                      valid_until=time.monotonic() + 3600.0, source="bench", seq=seq,
+                      stamp_mono=time.monotonic(), stamp_wall=time.time())  # fmt: skip
+        out.append([bytes(f) for f in encode("cmd.safe", cmd)])
+    return out
 
-    Raw and node alternate (order flipped each round) and each round's ratio pairs two neighbouring
-    runs, so a machine that drifts within the run moves both sides of a ratio alike."""
-    node, raw = [], []
-    for r in range(rounds):
-        if r % 2 == 0:
-            raw.append(raw_rates(task, steps, render_on, renderer))
-            node.append(node_rate(task, steps, render_on, renderer))
-        else:
-            node.append(node_rate(task, steps, render_on, renderer))
-            raw.append(raw_rates(task, steps, render_on, renderer))
-    ratio = float(np.median(np.array(node) / np.array(raw)))
-    return float(np.median(node)), float(np.median(raw)), ratio
+
+def compare(task: str, render_on: bool, blocks: int, block_steps: int, renderer: str) -> tuple[float, float, float]:
+    """Control steps/s of the node and of raw pybullet over all blocks, and the median block ratio."""
+    raw = RawLoop(task, render_on, renderer)
+    node = NodeDriver(task, render_on, renderer, blocks * block_steps)
+    raw.run(2)  # both sides warm
+    node.run(2)
+    node_s, raw_s = [], []
+    try:
+        for b in range(blocks):
+            if b % 2 == 0:
+                raw_s.append(raw.run(block_steps))
+                node_s.append(node.run(block_steps))
+            else:
+                node_s.append(node.run(block_steps))
+                raw_s.append(raw.run(block_steps))
+    finally:
+        node.close()
+        raw.close()
+    ratio = float(np.median(np.array(raw_s) / np.array(node_s)))  # rates' ratio = inverse of times'
+    n = blocks * block_steps
+    return n / sum(node_s), n / sum(raw_s), ratio
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--steps", type=int, default=300, help="control steps per measurement")
-    parser.add_argument("--rounds", type=int, default=3, help="alternating measurements per side (median)")
+    parser.add_argument("--blocks", type=int, default=12, help="turns per side (ratio: median over blocks)")
+    parser.add_argument("--block-steps", type=int, default=40, help="control steps per turn")
     parser.add_argument("--task", default="navigate")
     parser.add_argument("--renderer", default="tiny", choices=["tiny", "egl"], help="both sides render with it")
     args = parser.parse_args()
+    limit = load_task_config(args.task).max_steps
+    if (args.blocks + 1) * args.block_steps + 10 > limit:  # + warm-up: the episode must not end mid-run
+        parser.error(f"blocks x block-steps must stay under the {args.task} episode's {limit}-step limit")
     substeps = 24
     rows = ["| measure | sim node | raw pybullet | ratio | target |", "|---|---|---|---|---|"]
-    node_phys, raw_phys, ratio = median_rates(args.task, args.steps, False, args.rounds)
+    node_phys, raw_phys, ratio = compare(args.task, False, args.blocks, args.block_steps, "tiny")
     rows.append(
         f"| physics steps/s (render off) | {node_phys * substeps:.0f} | {raw_phys * substeps:.0f} | "
         f"{ratio:.2f}x | >= 0.9x |"
     )
-    node_render, raw_render, ratio = median_rates(args.task, args.steps, True, args.rounds, args.renderer)
+    node_render, raw_render, ratio = compare(args.task, True, args.blocks, args.block_steps, args.renderer)
     rows.append(
         f"| rendered frames/s (2 cameras, 64x64, {args.renderer}) | {node_render * 2:.0f} | {raw_render * 2:.0f} | "
         f"{ratio:.2f}x | >= 0.8x |"
     )
     print("\n".join(rows))
     print(
-        f"\nratio: median of per-round ratios; rates: medians of {args.rounds} alternating runs of "
-        f"{args.steps} control steps ({substeps} physics substeps "
-        f"each), task {args.task}, zmq {zmq.zmq_version()}"
+        f"\nratio: median over {args.blocks} alternating blocks of {args.block_steps} control steps "
+        f"({substeps} physics substeps each); rates: all blocks; task {args.task}, zmq {zmq.zmq_version()}"
     )
 
 

@@ -29,6 +29,12 @@ def test_bus_latency_prints_every_case_beside_raw_pyzmq(tmp_path: Path) -> None:
 
 
 def test_sim_step_prints_physics_and_render_ratios() -> None:
-    text = run("bench/sim_step.py", "--steps", "20", "--rounds", "1")
+    text = run("bench/sim_step.py", "--blocks", "2", "--block-steps", "5")
     assert "physics steps/s" in text and "rendered frames/s" in text
     assert len(ratios(text)) == 2
+
+
+def test_sim_step_refuses_more_steps_than_an_episode_holds() -> None:
+    done = subprocess.run([sys.executable, "bench/sim_step.py", "--blocks", "20", "--block-steps", "40"],
+                          cwd=REPO, capture_output=True, text=True, timeout=60)  # fmt: skip
+    assert done.returncode == 2 and "600-step limit" in done.stderr
