@@ -45,6 +45,7 @@ class ExpertNode(Node):
         self.cfg = config
         self.sim = RpcClient(config.sim_rpc)
         self.last_obs_seq = -1
+        self.last_done_episode = -1
         self.on(config.obs_topic, self._on_obs)
 
     def _on_obs(self, msg: Message) -> None:
@@ -57,6 +58,12 @@ class ExpertNode(Node):
         except (RpcError, RpcTimeout) as exc:
             self.counters["expert_errors"] += 1
             self.log.warning("no expert action: %s", exc)
+            return
+        if action.get("done"):  # the episode is over: nothing to propose until the next one
+            if msg.episode != self.last_done_episode:
+                self.last_done_episode = msg.episode
+                self.counters["episodes_over"] += 1
+                self.log.info("episode %d over (success=%s): no more commands", msg.episode, action["success"])
             return
         self.publish(
             self.cfg.command_topic,

@@ -39,6 +39,7 @@ class SimNodeConfig(NodeConfig):
     lockstep_wait_s: float = 0.5  # lockstep: wall time to wait for a command before stepping without
     autostart: bool = True  # reset(task, seed) at startup
     exit_on_done: bool = False  # stop the node (exit 0) when the episode ends
+    exit_grace_s: float = 0.5  # exit_on_done: answer RPCs this long after the end (peers learn it is over)
     log_path: str = ""  # JSON lines per step: sim time, velocities, command state (for audits/tests)
 
     def check(self) -> None:
@@ -69,11 +70,14 @@ class SimNode(Node):
         self.episode = 0
         self.scene_info: dict[str, Any] = {}  # what the current episode's static scene is built from
         self.log_file = None
+        self.exit_at: float | None = None  # exit_on_done: when the grace after the episode's end is over
         self.on(config.command_topic, self._on_command)
         if config.mode == "realtime":
             self.every(config.control_hz, self._tick)
         else:
             self.every(100.0, self._lockstep_poll)  # steps without a command once lockstep_wait_s passed
+        if config.exit_on_done:
+            self.every(20.0, self._exit_when_due)
 
     # ----- lifecycle ----------------------------------------------------------------------
     def setup(self) -> None:
@@ -140,9 +144,12 @@ class SimNode(Node):
         return {"stopped": True}
 
     def _expert_action(self, _: dict[str, Any]) -> dict[str, Any]:
-        """The scripted expert's action on privileged state (sim only; never available on hardware)."""
+        """The scripted expert's action on privileged state (sim only; never available on hardware);
+        {"done": true, ...} once the episode has ended: there is nothing left to act on."""
         if self.expert is None:
             raise RuntimeError("no episode running")
+        if self.status is not None and self.status.done:
+            return {"done": True, "success": bool(self.status.success), "episode": self.episode}
         base, arm, gripper = self.expert.act()
         return {"base_vel": np.asarray(base).tolist(), "arm": np.asarray(arm).tolist(), "gripper": float(gripper)}
 
@@ -211,9 +218,13 @@ class SimNode(Node):
                 {k: round(v, 3) for k, v in status.metrics.items()},
             )
             if self.cfg.exit_on_done:
-                self.request_stop()
+                self.exit_at = time.monotonic() + self.cfg.exit_grace_s
         elif status.steps % int(self.cfg.control_hz) == 0:
             self._publish_status(status)
+
+    def _exit_when_due(self) -> None:
+        if self.exit_at is not None and time.monotonic() >= self.exit_at:
+            self.request_stop()
 
     def _publish_observation(self) -> dict[str, Any]:
         obs = self._world().observe()

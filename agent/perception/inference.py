@@ -54,7 +54,9 @@ class ClipEncoder:
         if episode != self.episode:
             self.frames.clear()
             self.episode = episode
-        x = torch.from_numpy(np.ascontiguousarray(head)).to(self.device).permute(2, 0, 1).float() / 255.0
+        if not head.flags.writeable or not head.flags.c_contiguous:  # received frames are read-only views
+            head = np.array(head, order="C")  # torch wants a writable buffer (and warns); 64x64 is cheap
+        x = torch.from_numpy(head).to(self.device).permute(2, 0, 1).float() / 255.0
         size = self.cfg.img_size
         if x.shape[-2:] != (size, size):  # [3, H, W]
             x = F.interpolate(x[None], size=(size, size), mode="bilinear", antialias=True)[0].clamp(0, 1)

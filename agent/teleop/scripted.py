@@ -25,6 +25,8 @@ class ExpertSource:
             return None, []
         self.last_seq = obs.seq
         a = self.client.call("expert_action", timeout=self.timeout_s, retries=0)
+        if a.get("done"):  # the episode ended: nothing to send until the next one starts
+            return None, []
         return Motion(np.asarray(a["base_vel"]), np.asarray(a["arm"]), float(a["gripper"])), []
 
     def close(self) -> None:

@@ -1,0 +1,40 @@
+"""The shipped sim graph (launch/sim_fetch.yaml) end to end: the expert drives the sim through the
+safety node, the episode ends, and every node stops cleanly without errors about the exited sim."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.integration.procs import REPO, LaunchRun, kill_all
+
+
+@pytest.fixture
+def runs() -> Iterator[list[LaunchRun]]:
+    started: list[LaunchRun] = []
+    yield started
+    for run in started:
+        run.kill()
+        kill_all(list(run.pids().values()))
+
+
+def test_expert_episode_ends_and_the_graph_stops_cleanly(tmp_path: Path, runs: list[LaunchRun]) -> None:
+    run = LaunchRun(
+        REPO / "launch/sim_fetch.yaml",
+        "sim.task=navigate",
+        "sim.seed=1",
+        f"safety.event_log={tmp_path / 'events.jsonl'}",
+        f"safety.estop_file={tmp_path / 'estop.json'}",
+    )
+    runs.append(run)
+    assert run.wait(timeout=120) == 0, run.text
+    done = run.wait_for(r"sim \| .*episode 1 done: success=(\w+) steps=(\d+)")
+    assert done.group(1) == "True" and int(done.group(2)) > 50  # it drove there, through safety
+    run.wait_for(r"expert \| .*episode 1 over \(success=True\)")
+    assert "no expert action" not in run.text  # the expert learns the end over RPC, not by timing out
+    assert "Traceback" not in run.text and "UserWarning" not in run.text
+    statuses = dict(re.findall(r"launch \|\s+(\w+)\s+(?:exited|stopped)\s+exit code (\d+)", run.text))
+    assert statuses == {"sim": "0", "expert": "0", "safety": "0", "perception": "0"}
