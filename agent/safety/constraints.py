@@ -127,7 +127,7 @@ def limit_base(v: np.ndarray, v_prev: np.ndarray, lim: BaseLimits, dt: float) ->
     want = v.tolist()
     out = [min(max(x, -m), m) for x, m in zip(want, vmax, strict=True)]
     if abs(out[0] - want[0]) > EPS or abs(out[1] - want[1]) > EPS:
-        events.append(Intervention("base.speed", "clamp", "base_speed", f"{np.round(v[:2], 3).tolist()} m/s"))
+        events.append(Intervention("base.speed", "clamp", "base_speed", f"{[round(x, 3) for x in want[:2]]} m/s"))
     if abs(out[2] - want[2]) > EPS:
         events.append(Intervention("base.yaw_rate", "clamp", "yaw_rate", f"{want[2]:.3f} rad/s"))
     acc = []

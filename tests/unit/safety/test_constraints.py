@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -64,6 +66,14 @@ def test_base_respects_speed_yaw_rate_and_acceleration(vels: list) -> None:
         assert np.all(np.isfinite(out)) and np.all(np.abs(out) <= np.array(lim.max_vel) + TOL)
         assert np.all(np.abs(out - prev) <= np.array(lim.max_acc) * DT + TOL)
         prev = out
+
+
+def test_huge_finite_base_command_is_clamped_and_reported_without_overflow() -> None:
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # the event text once overflowed in np.round
+        out, events = rules.limit_base(np.array([1.7e308, -1.7e308, 0.0]), np.zeros(3), CFG.base, DT)
+    assert np.all(np.abs(out) <= np.array(CFG.base.max_acc) * DT + TOL)
+    assert "1.7e+308" in next(e for e in events if e.reason == "base_speed").detail
 
 
 @settings(max_examples=300, deadline=None)
