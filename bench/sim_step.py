@@ -35,6 +35,7 @@ from agent.runtime.bus import RpcClient, RpcTimeout  # noqa: E402
 from agent.runtime.codec import encode  # noqa: E402
 from agent.runtime.messages import Command  # noqa: E402
 from sim.cameras import look_matrices, render, setup_renderer  # noqa: E402
+from sim.node import SimNodeConfig  # noqa: E402
 from sim.robot_config import load_robot_config  # noqa: E402
 from sim.tasks import load_task_config  # noqa: E402
 from sim.world import SimWorld  # noqa: E402
@@ -191,7 +192,7 @@ def main() -> None:
     limit = load_task_config(args.task).max_steps
     if (args.blocks + 1) * args.block_steps + 10 > limit:  # + warm-up: the episode must not end mid-run
         parser.error(f"blocks x block-steps must stay under the {args.task} episode's {limit}-step limit")
-    substeps = 24
+    substeps = round(SimNodeConfig.physics_hz / SimNodeConfig.control_hz)  # both sides run the node's defaults
     rows = ["| measure | sim node | raw pybullet | ratio | target |", "|---|---|---|---|---|"]
     node_phys, raw_phys, ratio = compare(args.task, False, args.blocks, args.block_steps, "tiny")
     rows.append(
