@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -11,6 +12,7 @@ import yaml
 from agent.perception.clips import ClipDataset, synthetic_episodes
 from agent.perception.config import config_from_dict
 from agent.perception.train import train
+from tests.integration.procs import LaunchRun, kill_all
 
 ENCODER = dict(img_size=32, frames=4, dim=32, depth=1, heads=2, pred_dim=16, pred_depth=1, pred_heads=2)
 
@@ -26,3 +28,13 @@ def run_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     train(cfg, data, out / "run", progress=False)
     (out / "model.yaml").write_text(yaml.safe_dump(cfg.to_dict()))
     return out
+
+
+@pytest.fixture
+def runs() -> Iterator[list[LaunchRun]]:
+    """Launcher runs a test started; never leaves their processes behind, whatever the test did."""
+    started: list[LaunchRun] = []
+    yield started
+    for run in started:
+        kill_all(list(run.pids().values()))
+        run.kill()

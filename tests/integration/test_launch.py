@@ -5,12 +5,9 @@ from __future__ import annotations
 import json
 import os
 import signal
-from collections.abc import Iterator
 from pathlib import Path
 
-import pytest
-
-from tests.integration.procs import LaunchRun, kill_all, wait_gone
+from tests.integration.procs import LaunchRun, wait_gone
 
 
 def write_graph(tmp_path: Path, talker: str = "", listener: str = "") -> Path:
@@ -34,15 +31,6 @@ nodes:
 """
     )
     return path
-
-
-@pytest.fixture
-def runs() -> Iterator[list[LaunchRun]]:
-    started: list[LaunchRun] = []
-    yield started
-    for run in started:  # never leave processes behind, whatever the test did
-        kill_all(list(run.pids().values()))
-        run.kill()
 
 
 def records(tmp_path: Path) -> list[dict]:

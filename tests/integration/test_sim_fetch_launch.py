@@ -4,21 +4,9 @@ safety node, the episode ends, and every node stops cleanly without errors about
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 from pathlib import Path
 
-import pytest
-
-from tests.integration.procs import REPO, LaunchRun, kill_all
-
-
-@pytest.fixture
-def runs() -> Iterator[list[LaunchRun]]:
-    started: list[LaunchRun] = []
-    yield started
-    for run in started:
-        run.kill()
-        kill_all(list(run.pids().values()))
+from tests.integration.procs import REPO, LaunchRun
 
 
 def test_expert_episode_ends_and_the_graph_stops_cleanly(tmp_path: Path, runs: list[LaunchRun]) -> None:
