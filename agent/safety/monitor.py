@@ -75,7 +75,13 @@ class Monitor:
         """A controlled stop: base decelerates within limits, arm holds where it is, gripper holds."""
         if self.obs is None:
             return Decision(None, events, stopped=True)
-        self.base = rules.brake_base(self.base, self.cfg.base, self.cfg.dt)
+        # Brake from what the base does, not from what was last asked: a base still accelerating
+        # towards the last command would otherwise be commanded faster than it moves (speed up to stop).
+        # The measured velocity (robot frame, like the command), capped by the last command's magnitude
+        # so that a stop never asks for more than either, steps to zero at max_acc per period.
+        measured = np.asarray(self.obs.base_vel, dtype=float)
+        start = np.clip(measured, -np.abs(self.base), np.abs(self.base))
+        self.base = rules.brake_base(start, self.cfg.base, self.cfg.dt)
         self.q = np.clip(np.asarray(self.obs.arm, dtype=float), self.cfg.arm.lower, self.cfg.arm.upper)
         self.v = np.zeros(self.n_arm)
         grip = self.gripper if self.gripper is not None else float(self.obs.gripper)

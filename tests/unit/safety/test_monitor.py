@@ -24,11 +24,11 @@ def envelope(
     return [Intervention("keepout", "stop", "ee_keepout", "test zone")] if arm_next[0] > 1.0 else []
 
 
-def obs(arm: list[float], pose: list[float]) -> Observation:
+def obs(arm: list[float], pose: list[float], vel: list[float] | None = None) -> Observation:
     return Observation(
         head=np.zeros((8, 8, 3), np.uint8),
         base_pose=np.array(pose),
-        base_vel=np.zeros(3),
+        base_vel=np.zeros(3) if vel is None else np.array(vel),
         arm=np.array(arm),
         arm_vel=np.zeros(5),
         gripper=0.5,
@@ -40,6 +40,7 @@ step = st.one_of(
         st.just("obs"),
         st.lists(st.floats(-2, 2), min_size=5, max_size=5),
         st.lists(st.floats(-5, 5), min_size=3, max_size=3),
+        st.lists(st.floats(-1.5, 1.5), min_size=3, max_size=3),  # measured base velocity
     ),
     st.tuples(
         st.just("cmd"),
@@ -65,7 +66,7 @@ def test_outputs_never_violate_limits_and_stop_when_they_should(steps: list) -> 
     for s in steps:
         now += 0.05
         if s[0] == "obs":
-            last_obs = obs(s[1], s[2])
+            last_obs = obs(s[1], s[2], s[3])
             mon.on_obs(last_obs)
             prev_q = mon.q.copy() if prev_q is None else prev_q
             continue
@@ -102,10 +103,13 @@ def test_outputs_never_violate_limits_and_stop_when_they_should(steps: list) -> 
         assert np.all(np.isfinite(out.base_vel)) and np.all(np.isfinite(out.arm)) and np.isfinite(out.gripper)
         assert np.all(np.abs(out.base_vel) <= np.array(CFG.base.max_vel) + 1e-9)
         assert CFG.gripper_lower <= out.gripper <= CFG.gripper_upper
-        if d.stopped:  # controlled stop: base only slows down, arm holds where it is
-            assert np.all(np.abs(out.base_vel) <= np.abs(prev_base) + 1e-12)
-            assert np.all(np.abs(out.base_vel - prev_base) <= np.array(CFG.base.max_acc) * CFG.dt + 1e-9)
+        if d.stopped:  # controlled stop: base only slows down from what it does, arm holds where it is
             assert last_obs is not None
+            measured = last_obs.base_vel
+            start = np.minimum(np.abs(prev_base), np.abs(measured))
+            assert np.all(np.abs(out.base_vel) <= start + 1e-12), "a stop asked for more than measured or commanded"
+            assert np.all(out.base_vel * measured >= 0), "a stop reversed the measured motion"
+            assert np.all(np.abs(out.base_vel) >= start - np.array(CFG.base.max_acc) * CFG.dt - 1e-9)
             assert np.allclose(out.arm, np.clip(last_obs.arm, CFG.arm.lower, CFG.arm.upper))
             prev_v = np.zeros(5)
         else:
@@ -174,3 +178,25 @@ def test_a_new_episode_restarts_the_rate_limits_from_the_observed_arm() -> None:
     assert out.command is not None and not out.stopped
     # holding the observed pose is no motion at all, so nothing is clamped and the target is that pose
     assert np.allclose(out.command.arm, reset.arm) and not out.events, out.events
+
+
+def test_a_stop_brakes_from_the_measured_base_speed_not_the_last_command() -> None:
+    """The base lags the commanded 0.4 m/s (measured 0.24): the stop never asks for more than it does."""
+    mon = Monitor(CFG, None)
+    mon.on_obs(obs([0.0] * 5, [0, 0, 0]))
+    for seq in range(1, 8):  # ramp the command up to 0.4 m/s at max_acc
+        now = 10.0 + 0.1 * seq
+        cmd = Command(base_vel=np.array([0.4, 0, 0]), arm=np.zeros(5), gripper=0.5, valid_until=now + 0.2,
+                      source="planner", seq=seq, stamp_mono=now)  # fmt: skip
+        assert not mon.propose(cmd, now, []).stopped
+    assert mon.base[0] == 0.4
+    a_dt = CFG.base.max_acc[0] * CFG.dt
+    measured, now = 0.24, 11.0
+    while measured > 0:  # the base decelerates at its own pace; every stop command stays below it
+        mon.on_obs(obs([0.0] * 5, [0, 0, 0], [measured, 0, 0]))
+        out = mon.stop(now, [Intervention("watchdog", "stop", "no_command", "test")]).command
+        assert out is not None and 0 <= out.base_vel[0] <= max(measured - a_dt, 0) + 1e-12, (measured, out.base_vel)
+        measured, now = max(measured - 0.5 * a_dt, 0.0), now + 0.1
+    mon.on_obs(obs([0.0] * 5, [0, 0, 0], [0.5, 0, 0]))  # measured faster than ever commanded: brake from the command
+    out = mon.stop(now, [Intervention("watchdog", "stop", "no_command", "test")]).command
+    assert out is not None and out.base_vel[0] == 0.0
