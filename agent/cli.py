@@ -84,12 +84,20 @@ def _describe(msg: object) -> str:
 
 
 def _call(args: argparse.Namespace) -> int:
-    from agent.runtime.bus import RpcClient, RpcError, RpcTimeout
+    from agent.runtime.bus import RpcError, RpcTimeout
+    from agent.runtime.rpc_cli import rpc_client, timeout_hint
 
-    client = RpcClient(args.endpoint)
+    try:
+        client = rpc_client(args.endpoint, args)
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     try:
         result = client.call(args.method, json.loads(args.params), timeout=args.timeout)
-    except (RpcError, RpcTimeout) as exc:
+    except RpcTimeout as exc:
+        print(f"error: {exc} ({timeout_hint(args)})", file=sys.stderr)
+        return 1
+    except RpcError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
     finally:
@@ -118,6 +126,8 @@ def _run_delegated(name: str, argv: Sequence[str]) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from agent.runtime.rpc_cli import add_key_options
+
     parser = argparse.ArgumentParser(prog="amibot", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
 
@@ -145,6 +155,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("method")
     p.add_argument("params", nargs="?", default="{}")
     p.add_argument("--timeout", type=float, default=1.0)
+    add_key_options(p)
     p.set_defaults(func=_call)
 
     for name, (_, help_text) in DELEGATED.items():

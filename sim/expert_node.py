@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from agent.runtime.bus import RpcClient, RpcError, RpcTimeout
+from agent.runtime.bus import RpcError, RpcTimeout
 from agent.runtime.messages import Command, Observation
 from agent.runtime.node import Node, NodeConfig, run_node
 from agent.runtime.schema import Message
@@ -43,7 +43,7 @@ class ExpertNode(Node):
     def __init__(self, config: ExpertNodeConfig) -> None:
         super().__init__(config)
         self.cfg = config
-        self.sim = RpcClient(config.sim_rpc)
+        self.sim = self.rpc_client(config.sim_rpc)
         self.last_obs_seq = -1
         self.last_done_episode = -1
         self.on(config.obs_topic, self._on_obs)

@@ -17,7 +17,6 @@ import numpy as np
 
 from agent.data.spec import DatasetSpec, action_vector, spec_from_features, state_vector
 from agent.data.writer import DatasetWriter
-from agent.runtime.bus import RpcClient
 from agent.runtime.messages import Command, Observation, TaskStatus
 from agent.runtime.node import Node, NodeConfig, run_node
 from agent.runtime.schema import Message
@@ -74,7 +73,7 @@ class RecorderNode(Node):
             self.on(config.status_topic, self._on_status)
 
     def setup(self) -> None:
-        backend = RpcClient(self.cfg.backend_rpc)
+        backend = self.rpc_client(self.cfg.backend_rpc)
         try:
             features = backend.call("features", timeout=2.0, retries=5)
         finally:

@@ -172,7 +172,8 @@ def node_config(spec: LaunchSpec, node: NodeSpec, *, source: str) -> dict[str, A
         "publish": node.publish,
         "rpc": node.rpc,
         "inputs": {t: endpoints[producers[t]] for t in node.subscribes},
-        "peers": {endpoints[producers[t]]: producers[t] for t in node.subscribes},
+        "peers": {endpoints[producers[t]]: producers[t] for t in node.subscribes}
+        | {n.rpc: n.name for n in spec.nodes if n.rpc},  # rpc endpoint -> serving node, for its key
     }
     if spec.security:
         wiring["security"] = spec.security

@@ -19,7 +19,7 @@ import yaml
 from agent.runtime.bus import RpcClient, RpcError, RpcTimeout, Subscriber
 from agent.runtime.graph import LaunchSpec, NodeSpec, node_config, start_order
 from agent.runtime.messages import Heartbeat
-from agent.runtime.security import CurveClient
+from agent.runtime.security import CurveClient, graph_client
 
 log = logging.getLogger("amibot.launch")
 POLL_S = 0.05
@@ -219,7 +219,9 @@ class Launcher:
             if not proc.spec.rpc:
                 self._say(f"{proc.spec.name}: backend has no rpc endpoint; relying on its deadman")
                 continue
-            client = RpcClient(proc.spec.rpc)
+            client = RpcClient(
+                proc.spec.rpc, curve=graph_client(self.spec.security.get("keys_dir", ""), "launcher", proc.spec.name)
+            )
             try:
                 client.call("stop", timeout=0.5, retries=1)
                 self._say(f"{proc.spec.name}: robot commanded to stop")

@@ -19,11 +19,11 @@ from typing import Any, ClassVar
 
 import zmq
 
-from agent.runtime.bus import HEARTBEAT_TOPIC, Publisher, RpcServer, Subscriber
+from agent.runtime.bus import HEARTBEAT_TOPIC, Publisher, RpcClient, RpcServer, Subscriber
 from agent.runtime.config import ConfigError, load_config
 from agent.runtime.messages import Heartbeat
 from agent.runtime.schema import Message
-from agent.runtime.security import CurveClient, CurveServer
+from agent.runtime.security import CurveClient, CurveServer, graph_client
 
 PEER_TIMEOUT_S = 0.5  # a peer whose heartbeat is older than this is considered dead
 HANDLER_SAMPLES = 1000  # recent handler durations kept per topic for stats()
@@ -52,7 +52,7 @@ class NodeConfig:
     max_msg_bytes: int = 32 * 1024 * 1024
     security: SecurityConfig = field(default_factory=SecurityConfig)
     log_level: str = "INFO"
-    # publisher endpoint -> publishing node name (for CURVE server keys); the launcher fills it
+    # publisher or rpc endpoint -> the node serving it (for CURVE server keys); the launcher fills it
     peers: dict[str, str] = field(default_factory=dict)
 
     def check(self) -> None:
@@ -129,6 +129,16 @@ class Node:
                 raise ConfigError(f"node {self.config.name}: no publisher name for {ep} (key 'peers')")
             out[ep] = CurveClient(keys / f"{self.config.name}.key_secret", keys / f"{self.config.peers[ep]}.key")
         return out
+
+    def rpc_client(self, endpoint: str) -> RpcClient:
+        """A client of another node's rpc server, with this node's CurveZMQ keys when the graph has them."""
+        sec = self.config.security
+        if not sec.enabled:
+            return RpcClient(endpoint)
+        server = self.config.peers.get(endpoint)
+        if server is None:
+            raise ConfigError(f"node {self.config.name}: no node name for rpc endpoint {endpoint} (key 'peers')")
+        return RpcClient(endpoint, curve=graph_client(sec.keys_dir, self.config.name, server))
 
     def on(self, topic: str, handler: Callable[[Message], None]) -> None:
         """Call handler for each valid message on an input topic."""

@@ -30,6 +30,14 @@ class CurveClient:
     server_public_file: Path
 
 
+def graph_client(keys_dir: str | Path, client_name: str, server_name: str) -> CurveClient | None:
+    """Keys for `client_name` connecting to node `server_name` of a graph keyed in keys_dir (None: Curve off)."""
+    if not keys_dir:
+        return None
+    keys = Path(keys_dir)
+    return CurveClient(keys / f"{client_name}.key_secret", keys / f"{server_name}.key")
+
+
 def make_keys(directory: Path, name: str) -> tuple[Path, Path]:
     """Create NAME.key (public) and NAME.key_secret (owner-only) in directory."""
     directory.mkdir(parents=True, exist_ok=True)

@@ -6,7 +6,8 @@ import argparse
 import json
 import sys
 
-from agent.runtime.bus import RpcClient, RpcError, RpcTimeout
+from agent.runtime.bus import RpcError, RpcTimeout
+from agent.runtime.rpc_cli import add_key_options, rpc_client, timeout_hint
 from agent.safety.estop import EstopLatch
 
 DEFAULT_FILE = "~/.amibot/estop.json"
@@ -18,6 +19,7 @@ def main(argv: list[str]) -> int:
     ap.add_argument("--file", default=DEFAULT_FILE, help="the e-stop latch file (the safety node's estop_file)")
     ap.add_argument("--rpc", default="", help="the safety node's rpc endpoint, to act at once")
     ap.add_argument("--reason", default="", help="why (required for --reset)")
+    add_key_options(ap, default_server="safety")
     group = ap.add_mutually_exclusive_group()
     group.add_argument("--reset", action="store_true", help="clear the latch; motion still needs a new command")
     group.add_argument("--status", action="store_true", help="show the state only")
@@ -32,14 +34,19 @@ def main(argv: list[str]) -> int:
     print(json.dumps({"tripped": state.tripped, "reason": state.reason, "file": str(latch.path)}))
     if not args.rpc:
         return 0
-    client = RpcClient(args.rpc)
+    try:  # the file is written first: a key problem never keeps an e-stop from the latch
+        client = rpc_client(args.rpc, args, default_server="safety")
+    except ValueError as exc:
+        print(f"error: {exc} (the latch file is as printed above; the node reads it every period)", file=sys.stderr)
+        return 2
     try:
         method = "estop_status" if args.status else ("estop_reset" if args.reset else "estop")
         reply = client.call(method, {"reason": args.reason or "amibot estop"}, timeout=0.5, retries=2)
         print(json.dumps({"node": reply}))
     except (RpcError, RpcTimeout) as exc:
+        hint = f"; {timeout_hint(args)}" if isinstance(exc, RpcTimeout) else ""
         print(
-            f"warning: safety node did not answer ({exc}); it reads the file within one control period",
+            f"warning: safety node did not answer ({exc}{hint}); it reads the file within one control period",
             file=sys.stderr,
         )
         return 1

@@ -38,7 +38,7 @@ class SafetyNode(Node):
         self.monitor = Monitor(config, None)
         self.geometry: RobotGeometry | None = None
         self.scene = ("", 0)  # (scene, seed) the static geometry is built from
-        self.follower = SceneFollower(config.backend_rpc) if config.backend_rpc else None
+        self.follower = SceneFollower(self.rpc_client(config.backend_rpc)) if config.backend_rpc else None
         self.event_log: IO[str] | None = None
         self.last_accepted: float | None = None
         self.last_obs: float | None = None

@@ -22,8 +22,8 @@ class SceneId:
 class SceneFollower:
     """Knows the episode the built scene belongs to and the newest episode seen in observations."""
 
-    def __init__(self, endpoint: str) -> None:
-        self.client = RpcClient(endpoint)
+    def __init__(self, client: RpcClient) -> None:
+        self.client = client  # of the backend's rpc; closed with the follower
         self.known_episode: int | None = None  # the built scene is confirmed for this episode
         self.seen_episode: int | None = None  # episode of the newest observation
         self.next_query = 0.0

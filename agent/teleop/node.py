@@ -6,7 +6,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from agent.runtime.bus import RpcClient, RpcError, RpcTimeout
+from agent.runtime.bus import RpcError, RpcTimeout
 from agent.runtime.messages import Command, Observation, TaskStatus
 from agent.runtime.node import Node, NodeConfig, run_node
 from agent.runtime.schema import Message
@@ -60,8 +60,8 @@ class TeleopNode(Node):
         self.cfg = config
         self.obs: Observation | None = None
         self.source: TeleopSource | None = None
-        self.backend = RpcClient(config.backend_rpc)
-        self.recorder = RpcClient(config.recorder_rpc) if config.recorder_rpc else None
+        self.backend = self.rpc_client(config.backend_rpc)
+        self.recorder = self.rpc_client(config.recorder_rpc) if config.recorder_rpc else None
         self.seed = config.seed
         self.done_episodes = 0
         self.estopped = False
@@ -91,7 +91,7 @@ class TeleopNode(Node):
         if cfg.device == "script":
             from agent.teleop.scripted import ExpertSource
 
-            return ExpertSource(cfg.backend_rpc)
+            return ExpertSource(self.rpc_client(cfg.backend_rpc))
         if cfg.device == "file":
             from agent.teleop.scripted import FileSource
 
@@ -178,7 +178,7 @@ class TeleopNode(Node):
         if not self.cfg.safety_rpc:
             self.log.warning("E-STOP: motion stopped; start a new episode (n / r) to drive again")
             return
-        safety = RpcClient(self.cfg.safety_rpc)
+        safety = self.rpc_client(self.cfg.safety_rpc)
         try:
             safety.call("estop", {"reason": f"teleop e-stop ({self.cfg.device})"}, timeout=0.5, retries=1)
         except (RpcError, RpcTimeout) as exc:

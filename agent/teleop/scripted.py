@@ -15,8 +15,8 @@ from agent.teleop.source import QUIT, Motion
 class ExpertSource:
     """Asks the sim node's `expert_action` RPC once per new observation (sim only)."""
 
-    def __init__(self, sim_rpc: str, timeout_s: float = 1.0) -> None:
-        self.client = RpcClient(sim_rpc)
+    def __init__(self, client: RpcClient, timeout_s: float = 1.0) -> None:
+        self.client = client  # of the sim node's rpc; closed with this source
         self.timeout_s = timeout_s
         self.last_seq = -1
 

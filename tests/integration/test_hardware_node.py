@@ -133,7 +133,7 @@ def test_observations_features_scene_and_reset(robot: RobotProc) -> None:
     assert obs.arm.shape == (5,) and np.allclose(obs.arm, 0.0, atol=0.01) and obs.episode == 1
     features = robot.rpc.call("features")
     assert features["observation"]["arm"]["names"][0] == "shoulder_pan" and features["control_hz"] == 20.0
-    follower = SceneFollower(robot.rpc.endpoint)
+    follower = SceneFollower(RpcClient(robot.rpc.endpoint))
     try:
         with pytest.raises(KeyError):  # safety following this backend's scene fails closed
             follower.query(time.monotonic())

@@ -1,15 +1,22 @@
-"""A whole graph with CurveZMQ on: nodes authenticate each other; an outsider without a key hears nothing."""
+"""Whole graphs with CurveZMQ on: nodes authenticate each other, an outsider without a key hears nothing, and
+every rpc client (nodes, the launcher, the command-line tools) uses the graph's keys."""
 
 from __future__ import annotations
 
 import json
+import signal
 import subprocess
 import sys
 import time
 from pathlib import Path
 
+import pytest
+import yaml
+
+from agent import cli
 from agent.runtime.bus import Subscriber
 from agent.runtime.security import CurveClient, make_keys
+from agent.safety import estop_cli
 from tests.integration.procs import REPO, LaunchRun, kill_all, wait_gone
 
 
@@ -61,3 +68,38 @@ nodes:
         run.wait()
         kill_all(list(run.pids().values()))
     assert not wait_gone(list(run.pids().values()))
+
+
+def test_demo_graph_with_curve_runs_its_episode_and_answers_keyed_tools(
+    tmp_path: Path, runs: list[LaunchRun], capsys: pytest.CaptureFixture[str]
+) -> None:
+    """launch/sim_fetch.yaml with security on: every rpc client in the graph (expert -> sim, safety -> sim,
+    launcher -> sim stop) and the keyed command-line tools get answers; tools without keys fail clearly."""
+    keys = tmp_path / "keys"
+    assert cli.main(["keys", "sim", "safety", "expert", "perception", "launcher", "operator", "--dir", str(keys)]) == 0
+    graph = yaml.safe_load((REPO / "launch/sim_fetch.yaml").read_text())
+    graph.update(security={"keys_dir": str(keys)}, run_dir=str(tmp_path / "run"))
+    (tmp_path / "sim_fetch.yaml").write_text(yaml.safe_dump(graph))
+    estop_file = tmp_path / "estop.json"
+    run = LaunchRun(tmp_path / "sim_fetch.yaml", "sim.task=navigate", "sim.seed=1", "sim.exit_on_done=false",
+                    f"safety.event_log={tmp_path / 'events.jsonl'}", f"safety.estop_file={estop_file}")  # fmt: skip
+    runs.append(run)
+    done = run.wait_for(r"sim \| .*episode 1 done: success=(\w+) steps=(\d+)", timeout=120)
+    assert done.group(1) == "True" and int(done.group(2)) > 50, run.text  # the expert drove, through safety
+    run.wait_for(r"expert \| .*episode 1 over \(success=True\)")
+
+    safety_rpc = f"ipc://{tmp_path}/run/safety.rpc"
+    assert cli.main(["call", safety_rpc, "ping", "--keys", str(keys)]) == 0
+    assert '"node": "safety"' in capsys.readouterr().out
+    assert cli.main(["call", safety_rpc, "ping", "--timeout", "0.2"]) == 1
+    assert "--keys DIR" in capsys.readouterr().err
+    estop = ["--file", str(estop_file), "--rpc", safety_rpc, "--reason", "test"]
+    assert estop_cli.main([*estop, "--keys", str(keys)]) == 0
+    assert '"tripped": true' in capsys.readouterr().out.splitlines()[-1]  # the node's own answer
+    assert estop_cli.main([*estop, "--status"]) == 1
+    assert "--keys DIR" in capsys.readouterr().err
+
+    run.proc.send_signal(signal.SIGINT)
+    assert run.wait(timeout=30) == 0, run.text
+    assert "sim: robot commanded to stop" in run.text  # the launcher's stop call got through too
+    assert "no expert action" not in run.text and "Traceback" not in run.text
