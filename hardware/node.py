@@ -1,7 +1,8 @@
 """The hardware backend node: the only thing that moves the real robot, and only on safe commands.
 
 Mirrors sim/node.py: `features`, `reset`, `status`, `stop`, `scene` RPCs; Observation on `obs` at the
-control rate; its own deadman (wheels to zero speed, arm holds where it is).
+control rate; its own deadman (wheels to zero speed, arm holds where it is). A guardian process stops
+the wheels if this process dies without doing so; a lost serial port ends the node (exit code 3).
 """
 
 from __future__ import annotations
@@ -18,16 +19,21 @@ from agent.runtime.node import Node, run_node
 from agent.runtime.schema import Message
 from hardware.cameras import Camera, open_camera
 from hardware.config import HardwareNodeConfig, resolve
+from hardware.fault_log import FaultLog
 from hardware.features import robot_features
 from hardware.feetech.bus import BusError, FeetechBus
 from hardware.feetech.calibration import load_calibration
 from hardware.feetech.emulator import EmulatorProcess
 from hardware.feetech.motors import PositionJoints, Wheels
+from hardware.guardian import Guardian
 from hardware.kinematics import OmniKinematics, integrate
 from sim.robot_config import load_robot_config
 
 EMULATOR_LATENCY_MS = 50.0  # the emulator is a process on a shared CPU, not a servo: give it time to answer
 LIMIT_TOL = 1e-6  # commands this far past a limit are still in range (float round trips)
+REST_RAD_S = 0.05  # wheels slower than this [rad/s] are at rest
+REST_TIMEOUT_S = 2.0  # teardown waits this long for the wheels to come to rest (the launcher waits 3 s)
+PORT_LOST_EXIT = 3  # exit code when the serial port goes away
 
 
 class HardwareNode(Node):
@@ -48,6 +54,9 @@ class HardwareNode(Node):
         self.joints: PositionJoints | None = None
         self.wheels: Wheels | None = None
         self.cameras: dict[str, Camera] = {}
+        self.guardian: Guardian | None = None
+        self.latched = False  # a latched stop: every command is refused for the rest of this process
+        self.faults = FaultLog()
         self.command: Command | None = None
         self.command_time = 0.0  # monotonic arrival of the current command
         self.hold: np.ndarray | None = None  # joint goals [rad] held while no command is live
@@ -83,6 +92,8 @@ class HardwareNode(Node):
             port, latency = self.emulator.path, max(latency, EMULATOR_LATENCY_MS)
             self.log.warning("EMULATED robot: servo bus on %s (no hardware is moved)", port)
         self.bus = FeetechBus(port, cfg.bus.baudrate, cfg.bus.retries, latency).open()
+        if not cfg.emulate:  # an emulator dies with this node: nothing would be left to stop
+            self.guardian = Guardian(port, cfg.bus.baudrate, latency, cfg.base.wheel_ids)
         self.joints = PositionJoints(self.bus, cal, cfg.arm_acceleration)
         self.wheels = Wheels(self.bus, cfg.base.wheel_ids, cfg.base.wheel_directions, cfg.base.acceleration)
         self.wheels.connect()
@@ -96,18 +107,25 @@ class HardwareNode(Node):
         for name, cam_cfg in cfg.cameras.items():
             self.cameras[name] = open_camera(name, cam_cfg, (h, w))
         self.hold = self.joints.read()[0]
+        if self.guardian is not None:
+            self.guardian.wait_ready()
 
     def teardown(self) -> None:
-        """Wheels stopped; the arm keeps holding unless release_torque_on_stop; then close everything."""
+        """Wheels stopped and at rest; the arm keeps holding unless release_torque_on_stop; then close
+        everything. The guardian is told the wheels are stopped, or else stops them itself."""
+        stopped = False
         try:
             if self.wheels is not None:
                 self.wheels.stop()
+                stopped = self._wait_for_rest(REST_TIMEOUT_S)
             if self.joints is not None and self.cfg.release_torque_on_stop:
                 self.joints.torque(False)
                 self.log.info("arm torque released")
         except BusError as exc:
             self.log.error("could not stop the robot on the way out: %s (use the hardware e-stop)", exc)
         finally:
+            if self.guardian is not None:
+                self.guardian.release(clean=stopped)
             for cam in self.cameras.values():
                 cam.close()
             if self.bus is not None:
@@ -138,15 +156,33 @@ class HardwareNode(Node):
         self.log.info("episode %d", self.episode)
         return self._status_dict()
 
-    def _rpc_stop(self, _: dict[str, Any]) -> dict[str, Any]:
-        """Stop the wheels and hold the arm now; motion needs a new command."""
+    def _wait_for_rest(self, timeout_s: float) -> bool:
+        """Read the wheel speeds back until they are at rest (True) or timeout_s passed (False)."""
+        assert self.wheels is not None
+        deadline = time.monotonic() + timeout_s
+        while np.abs(self.wheels.read()).max(initial=0.0) >= REST_RAD_S:
+            if time.monotonic() > deadline:
+                self.log.error("wheels still turning %.1fs after the stop (use the hardware e-stop)", timeout_s)
+                return False
+            time.sleep(0.02)
+        return True
+
+    def _rpc_stop(self, params: dict[str, Any]) -> dict[str, Any]:
+        """Stop the wheels and hold the arm now; motion needs a new command. {"latch": true}: refuse every
+        command for the rest of this process (the launcher's shutdown). at_rest: the wheels, as read now."""
         assert self.joints is not None and self.wheels is not None
         self.command = None
         self.counters["stop_requests"] += 1
-        self.wheels.stop()  # first: a failing arm read below must not keep the base moving
-        self.hold = self.joints.read()[0]
-        self._apply(None)
-        return {"stopped": True}
+        self.latched = self.latched or bool(params.get("latch"))
+        try:
+            self.wheels.stop()  # first: a failing arm read below must not keep the base moving
+            self.hold = self.joints.read()[0]
+            self._apply(None)
+            at_rest = bool(np.abs(self.wheels.read()).max(initial=0.0) < REST_RAD_S)
+        except BusError as exc:  # an answer, not a traceback: the caller learns the stop is not confirmed
+            self.log.error("stop: %s (use the hardware e-stop)", exc)
+            return {"stopped": False, "latched": self.latched, "at_rest": False, "error": str(exc)}
+        return {"stopped": True, "latched": self.latched, "at_rest": at_rest}
 
     def _scene(self, _: dict[str, Any]) -> dict[str, Any]:
         """No scene model on hardware: the answer has no scene/seed, so a scene-following safety node stops."""
@@ -170,6 +206,8 @@ class HardwareNode(Node):
     def _refuse(self, msg: Command) -> tuple[str, str] | None:
         """Why a command must not move the robot (reason code, detail), or None: the checks every
         backend makes, then (the motors get exactly these values, nothing clips them) finite and in range."""
+        if self.latched:
+            return "stop_latched", f"command {msg.seq}: a latched stop refuses every command until the node restarts"
         why = refusal(msg, self.command, episode=self.episode, n_arm=self.n_arm,
                       accept_sources=self.cfg.accept_sources, now=time.monotonic())  # fmt: skip
         if why is not None:
@@ -218,7 +256,7 @@ class HardwareNode(Node):
         except Exception:
             self.health = "error"
             self.counters["tick_errors"] += 1
-            if self.counters["tick_errors"] <= 3 or self.counters["tick_errors"] % 50 == 0:
+            if self.faults.due("tick_error", time.monotonic()):
                 self.log.exception("control tick failed (#%d); stopping the wheels", self.counters["tick_errors"])
             self.command = None
             self._stop_wheels()
@@ -252,14 +290,17 @@ class HardwareNode(Node):
         self.health = "ok"  # only once the observation is out
 
     def _bus_failure(self, exc: BusError) -> None:
-        """Count and log; no observation this tick (safety stops on stale state); try to stop the wheels."""
+        """Count and log (each kind of fault of each servo at once, then at most every few seconds); no
+        observation this tick (safety stops on stale state); try to stop the wheels. A lost port is fatal."""
         self.failed_ticks += 1
         self.counters["bus_errors"] += 1
         self.counters[f"bus_error.{exc.kind}"] += 1
         self.health = "error" if self.failed_ticks >= self.cfg.max_bus_errors else "degraded"
-        n = self.counters["bus_errors"]
-        if n <= 3 or n % 50 == 0:
-            self.log.error("bus error (#%d, servo %s): %s", n, exc.servo_id, exc)
+        if exc.kind == "port":
+            self.log.error("serial port lost: %s; the node stops (exit code %d)", exc, PORT_LOST_EXIT)
+            raise SystemExit(PORT_LOST_EXIT)
+        if self.faults.due(("bus", exc.kind, exc.servo_id, exc.error_bits), time.monotonic()):
+            self.log.error("bus error (#%d, servo %s): %s", self.counters["bus_errors"], exc.servo_id, exc)
         self._stop_wheels()
 
     def _stop_wheels(self) -> None:
@@ -269,7 +310,8 @@ class HardwareNode(Node):
             self.wheels.stop()
         except BusError as exc:
             self.counters["bus_stop_failed"] += 1
-            self.log.error("could not stop the wheels: %s (use the hardware e-stop)", exc)
+            if self.faults.due("stop_failed", time.monotonic()):
+                self.log.error("could not stop the wheels: %s (use the hardware e-stop)", exc)
 
 
 NODE = HardwareNode

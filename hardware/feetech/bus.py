@@ -23,7 +23,8 @@ from scservo_sdk import (
     PortHandler,
 )
 
-from hardware.feetech.table import Register, error_names, from_bytes, to_bytes
+from hardware.feetech import table as T
+from hardware.feetech.table import Register, decode, encode, error_names, from_bytes, to_bytes
 
 R = TypeVar("R")
 RETRYABLE = ("no_reply", "corrupt")
@@ -111,25 +112,47 @@ class FeetechBus:
         return self._retry(once)
 
     def read(self, servo_id: int, reg: Register) -> int:
-        """One register of one servo, unsigned."""
+        """One register of one servo (signed where the table declares a sign bit)."""
         addr, size = reg
 
         def once() -> int:
             data, result, error = self.ph.readTxRx(self._port(), servo_id, addr, size)
             self._check(result, error, servo_id, f"read of address {addr}")
-            return from_bytes(data)
+            return decode(reg, from_bytes(data))
 
         return self._retry(once)
 
     def write(self, servo_id: int, reg: Register, value: int) -> None:
-        """One register of one servo (acknowledged by the servo)."""
+        """One register of one servo (acknowledged by the servo); signed values are sign-magnitude encoded."""
+        if reg == T.ID:
+            raise ValueError("the ID register answers from the new id: use FeetechBus.set_id(old, new)")
         addr, size = reg
+        data = to_bytes(encode(reg, value), size)
 
         def once() -> None:
-            result, error = self.ph.writeTxRx(self._port(), servo_id, addr, size, to_bytes(value, size))
+            result, error = self.ph.writeTxRx(self._port(), servo_id, addr, size, data)
             self._check(result, error, servo_id, f"write of address {addr}")
 
         self._retry(once)
+
+    def set_id(self, old: int, new: int) -> None:
+        """Give servo `old` the id `new` (an EEPROM write, unlocked for it); its reply comes from `new`."""
+        if not 0 <= new <= 252:
+            raise ValueError(f"servo id {new} not in 0..252")
+        self.write(old, T.LOCK, 0)
+
+        def once() -> None:
+            port = self._port()
+            self._check(self.ph.writeTxOnly(port, old, T.ID[0], 1, [new]), 0, old, "write of the id")
+            port.setPacketTimeout(6)  # a status packet without parameters
+            reply, result = self.ph.rxPacket(port)
+            self._check(result, 0 if reply is None else reply[4], new, f"id change {old} -> {new}")
+            if reply[2] != new:
+                raise BusError(f"{self.port_name}: servo {old}: id change answered by servo {reply[2]}, "
+                               f"expected {new}", kind="corrupt", servo_id=old)  # fmt: skip
+
+        self._retry(once)
+        self.write(new, T.LOCK, 1)
 
     def sync_read(self, reg: Register, ids: Iterable[int]) -> dict[int, int]:
         """One register of several servos in one transaction; each servo's reply and error bits checked."""
@@ -154,7 +177,7 @@ class FeetechBus:
                     failure = failure or exc
                     if exc.kind != "servo_error":
                         break
-                out[i] = from_bytes(data)
+                out[i] = decode(reg, from_bytes(data))
             if failure is not None:
                 raise failure
             return out
@@ -162,14 +185,16 @@ class FeetechBus:
         return self._retry(once)
 
     def sync_write(self, reg: Register, values: dict[int, int]) -> None:
-        """One register of several servos in one broadcast packet (servos do not reply)."""
+        """One register of several servos in one broadcast packet (servos do not reply); signed values are
+        sign-magnitude encoded."""
         addr, size = reg
+        data = {i: to_bytes(encode(reg, v), size) for i, v in values.items()}
         group = self._writes.get((addr, size))
         if group is None:
             group = self._writes[(addr, size)] = GroupSyncWrite(self._port(), self.ph, addr, size)
         group.clearParam()
-        for i, v in values.items():
-            group.addParam(i, to_bytes(int(v), size))
+        for i, d in data.items():
+            group.addParam(i, d)
 
         def once() -> None:
             self._check(group.txPacket(), 0, None, f"sync write of address {addr}")

@@ -14,19 +14,24 @@ import yaml
 
 from hardware.feetech import table as T
 from hardware.feetech.bus import BusError, FeetechBus
-from hardware.feetech.calibration import JointCalibration
+from hardware.feetech.calibration import MAX_SERVO_OFFSET, JointCalibration
+from hardware.feetech.motors import set_eeprom
 
 SO101_JOINTS = ["shoulder_pan", "shoulder_lift", "elbow_flex", "wrist_flex", "wrist_roll", "gripper"]
 MARGIN_TICKS = 10  # the recorded range is shrunk by this much, away from the hard stops
+HALF_REV = T.TICKS_PER_REV // 2
 
 
 def calibrate(bus: FeetechBus, names: list[str], ids: list[int], directions: list[int],
               wait: Callable[[str], object] = input) -> dict:  # fmt: skip
-    """Torque off; zero = the pose at the first prompt; range = what the joints swept until the second."""
+    """Torque off, servo offsets 0; zero = the pose at the first prompt; range = what the joints swept until
+    the second, followed across the encoder's 0/4095 seam (the servo offset then moves the seam out of it)."""
     bus.sync_write(T.TORQUE_ENABLE, {i: 0 for i in ids})
+    for i in ids:
+        set_eeprom(bus, i, T.HOMING_OFFSET, 0)
     wait("Put the arm in its zero pose (upright, gripper closed: docs/hardware.md) and press Enter ")
     zero = bus.sync_read(T.PRESENT_POSITION, ids)
-    lo, hi = dict(zero), dict(zero)
+    last, pos, lo, hi = dict(zero), dict(zero), dict(zero), dict(zero)  # pos, lo, hi: unwrapped ticks
     done = threading.Event()
     failure: list[BusError] = []
 
@@ -38,7 +43,9 @@ def calibrate(bus: FeetechBus, names: list[str], ids: list[int], directions: lis
                 failure.append(exc)
                 return
             for i, v in now.items():
-                lo[i], hi[i] = min(lo[i], v), max(hi[i], v)
+                pos[i] += (v - last[i] + HALF_REV) % T.TICKS_PER_REV - HALF_REV  # the short way round
+                last[i] = v
+                lo[i], hi[i] = min(lo[i], pos[i]), max(hi[i], pos[i])
 
     sampler = threading.Thread(target=sample, daemon=True)
     sampler.start()
@@ -47,13 +54,30 @@ def calibrate(bus: FeetechBus, names: list[str], ids: list[int], directions: lis
     sampler.join()
     if failure:
         raise failure[0]
-    joints = []
-    for name, i, d in zip(names, ids, directions, strict=True):
-        rmin, rmax = min(lo[i] + MARGIN_TICKS, zero[i]), max(hi[i] - MARGIN_TICKS, zero[i])
-        if rmax - rmin < 2 * MARGIN_TICKS:
-            raise ValueError(f"joint '{name}' (servo {i}) hardly moved ({lo[i]}..{hi[i]}): move it and retry")
-        joints.append({"name": name, "id": i, "homing_offset": zero[i], "direction": d, "range_min": rmin,
-                       "range_max": rmax})  # fmt: skip
+    return _calibration([joint_range(n, i, d, zero[i], lo[i], hi[i]) for n, i, d in zip(names, ids, directions,
+                                                                                       strict=True)])  # fmt: skip
+
+
+def joint_range(name: str, servo_id: int, direction: int, zero: int, lo: int, hi: int) -> dict:
+    """One joint's calibration from its zero tick and swept travel lo..hi (unwrapped: may pass 0 or 4095)."""
+    if hi - lo < 2 * MARGIN_TICKS:
+        raise ValueError(f"joint '{name}' (servo {servo_id}) hardly moved ({lo}..{hi}): move it and retry")
+    if hi - lo >= T.TICKS_PER_REV - 2 * MARGIN_TICKS:
+        raise ValueError(f"joint '{name}' (servo {servo_id}) swept a full turn ({lo}..{hi}): it needs hard "
+                         "limits, or move it only through the range it may use")  # fmt: skip
+    offset = 0
+    if lo < 0 or hi >= T.TICKS_PER_REV:  # the travel crosses the seam: centre it in the servo's reading
+        centred = (lo + hi) // 2 % T.TICKS_PER_REV - HALF_REV  # offset = centre - mid reading, mod a turn
+        offset = max(-MAX_SERVO_OFFSET, min(MAX_SERVO_OFFSET, centred))
+        print(f"joint '{name}' (servo {servo_id}) crosses the encoder's 0/4095 seam: servo offset {offset}")
+    shift = (zero - offset) % T.TICKS_PER_REV - zero  # encoder ticks -> the servo's reading with the offset
+    rmin, rmax = min(lo + MARGIN_TICKS, zero) + shift, max(hi - MARGIN_TICKS, zero) + shift
+    return {"name": name, "id": servo_id, "homing_offset": zero + shift, "direction": direction,
+            "range_min": rmin, "range_max": rmax, "servo_offset": offset}  # fmt: skip
+
+
+def _calibration(joints: list[dict]) -> dict:
+    """The file's content: arm joints, gripper (the last joint) and its open angle."""
     g = JointCalibration(**joints[-1])
     far = max((g.range_min, g.range_max), key=lambda t: abs(t - g.homing_offset))  # the open end
     return {"joints": joints[:-1], "gripper": joints[-1], "gripper_closed": 0.0,

@@ -12,11 +12,15 @@ from agent.runtime.config import ConfigError, from_dict, read_yaml
 from hardware.feetech.table import TICKS_PER_REV
 
 RAD_PER_TICK = 2 * math.pi / TICKS_PER_REV
+MAX_SERVO_OFFSET = 2047  # the offset register: sign-magnitude, 11 bits of magnitude
 
 
 @dataclass
 class JointCalibration:
-    """One position-mode servo: the tick reading at joint zero, direction (+1/-1), allowed tick range."""
+    """One position-mode servo: the tick reading at joint zero, direction (+1/-1), allowed tick range.
+
+    Ticks are what the servo reports with `servo_offset` in its offset register: calibration sets that
+    offset for a joint whose travel crosses the encoder's 0/4095 seam, so the range never does."""
 
     name: str
     id: int
@@ -24,6 +28,7 @@ class JointCalibration:
     direction: int = 1  # +1: ticks grow with the joint angle; -1: mounted the other way
     range_min: int = 0  # ticks the joint may be commanded to (measured limits, inside 0..4095)
     range_max: int = TICKS_PER_REV - 1
+    servo_offset: int = 0  # the servo's offset register (ticks, -2047..2047): its reading = encoder - offset
 
     def check(self) -> None:
         if not 0 <= self.id <= 252:
@@ -32,6 +37,9 @@ class JointCalibration:
             raise ValueError(f"joint '{self.name}': direction {self.direction} must be 1 or -1")
         if not 0 <= self.range_min < self.range_max < TICKS_PER_REV:
             raise ValueError(f"joint '{self.name}': need 0 <= range_min < range_max <= {TICKS_PER_REV - 1}")
+        if not -MAX_SERVO_OFFSET <= self.servo_offset <= MAX_SERVO_OFFSET:
+            raise ValueError(f"joint '{self.name}': servo_offset {self.servo_offset} not in "
+                             f"{-MAX_SERVO_OFFSET}..{MAX_SERVO_OFFSET}")  # fmt: skip
         if not self.range_min <= self.homing_offset <= self.range_max:
             raise ValueError(f"joint '{self.name}': homing_offset {self.homing_offset} outside its range")
 

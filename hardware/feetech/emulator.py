@@ -73,6 +73,10 @@ class EmulatedServo:
                 continue
             self.table[a] = b
 
+    def reading(self) -> int:
+        """Present position as the servo reports it: the encoder (0..4095) minus the offset register, mod a turn."""
+        return (round(self.pos) - T.decode(T.HOMING_OFFSET, self.get(T.HOMING_OFFSET))) % T.TICKS_PER_REV
+
     def step(self, dt: float) -> None:
         self.t += dt
         mode, torque = self.get(T.MODE), self.get(T.TORQUE_ENABLE)
@@ -80,7 +84,7 @@ class EmulatedServo:
         if torque and mode == T.MODE_POSITION:
             goal = min(max(self.get(T.GOAL_POSITION), self.get(T.MIN_ANGLE)), self.get(T.MAX_ANGLE))
             vmax = T.decode_signed(self.get(T.GOAL_SPEED), 15) or T.MAX_SPEED_STEPS
-            target_v = max(-vmax, min(vmax, (goal - self.pos) / TAU_S))
+            target_v = max(-vmax, min(vmax, (goal - self.reading()) / TAU_S))  # the servo's loop: no wrap
         elif torque and mode == T.MODE_WHEEL:
             target_v = float(T.decode_signed(self.get(T.GOAL_SPEED), 15))
         else:
@@ -92,14 +96,12 @@ class EmulatedServo:
         self.pos += self.vel * dt
         if not torque and self.wave:
             self.pos = self.home + self.wave * math.sin(0.5 * math.pi * self.t)
-        if mode == T.MODE_WHEEL:
-            self.pos %= T.TICKS_PER_REV
-        self.pos = min(max(self.pos, 0.0), T.TICKS_PER_REV - 1.0)
+        self.pos %= T.TICKS_PER_REV  # the magnetic encoder: one turn, 0..4095
         self._publish()
 
     def _publish(self) -> None:
-        self.set(T.PRESENT_POSITION, round(self.pos))
-        self.set(T.PRESENT_SPEED, T.encode_signed(round(self.vel), 15))
+        self.set(T.PRESENT_POSITION, T.encode(T.PRESENT_POSITION, self.reading()))
+        self.set(T.PRESENT_SPEED, T.encode(T.PRESENT_SPEED, round(self.vel)))
         self.set(T.MOVING, int(abs(self.vel) > 5))
         self.set(T.STATUS, self.faults.error_bits)
 
@@ -133,13 +135,19 @@ class EmulatedBus:
     def request_stop(self) -> None:
         self._stop.set()
 
-    def stop(self) -> None:
-        """End the serving thread, close the pty and re-raise anything that failed in it."""
+    def unplug(self) -> None:
+        """The adapter is pulled out: serving ends and the pty closes, so its user gets I/O errors."""
         self._stop.set()
         if self._thread is not None:
             self._thread.join(timeout=2)
         for fd in (self.master, self.slave):
-            os.close(fd)
+            if fd >= 0:
+                os.close(fd)
+        self.master = self.slave = -1
+
+    def stop(self) -> None:
+        """End the serving thread, close the pty and re-raise anything that failed in it."""
+        self.unplug()
         if self.error is not None:
             raise RuntimeError(f"emulator failed: {self.error!r}") from self.error
 

@@ -7,10 +7,11 @@ import numpy as np
 from agent.runtime.config import ConfigError
 from agent.teleop.source import DeviceError
 from hardware.config import resolve
+from hardware.feetech import table as T
 from hardware.feetech.bus import BusError, FeetechBus
 from hardware.feetech.calibration import load_calibration
 from hardware.feetech.emulator import EmulatorProcess
-from hardware.feetech.motors import PositionJoints
+from hardware.feetech.motors import PositionJoints, set_eeprom
 
 LEADER_CALIBRATION = "configs/hardware/calibration/so101_leader.yaml"
 
@@ -34,6 +35,7 @@ class FeetechLeader:
             self.bus = FeetechBus(port, baudrate, retries, latency_ms).open()
             for j in cal.all_joints:
                 self.bus.ping(j.id)
+                set_eeprom(self.bus, j.id, T.HOMING_OFFSET, j.servo_offset)  # readings in the file's frame
             self.joints = PositionJoints(self.bus, cal)
             # (closed, open) angle of the gripper joint: LeaderArmSource maps it to the follower's opening
             self.gripper_range = (cal.gripper_closed, cal.gripper_open) if cal.gripper is not None else None

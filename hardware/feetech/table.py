@@ -40,8 +40,8 @@ EEPROM_END = 40  # addresses below this are EEPROM: writable only while LOCK is 
 MODE_POSITION = 0
 MODE_WHEEL = 1  # closed-loop velocity
 
-# baud register value -> bits per second
-BAUD_RATES = {0: 1_000_000, 1: 500_000, 2: 250_000, 3: 128_000, 4: 115_200, 5: 76_800, 6: 57_600, 7: 38_400}
+# baud register value -> bits per second (register value 5, 76800 bps, is left out: the SDK cannot open it)
+BAUD_RATES = {0: 1_000_000, 1: 500_000, 2: 250_000, 3: 128_000, 4: 115_200, 6: 57_600, 7: 38_400}
 
 # status packet error byte
 ERROR_BITS = {1: "voltage", 2: "angle", 4: "overheat", 8: "overcurrent", 32: "overload"}
@@ -68,6 +68,22 @@ def decode_signed(raw: int, sign_bit: int) -> int:
     """Signed integer from a sign-magnitude register value."""
     magnitude = raw & ((1 << sign_bit) - 1)
     return -magnitude if raw & (1 << sign_bit) else magnitude
+
+
+def encode(reg: Register, value: int) -> int:
+    """The raw register value of an integer: sign-magnitude where the table declares a sign bit; a value
+    that does not fit (or a negative one for an unsigned register) is a ValueError, never wrapped."""
+    value, sign_bit = int(value), SIGN_BIT.get(reg)
+    limit = (1 << sign_bit) if sign_bit is not None else (1 << (8 * reg[1]))
+    if not (-limit < value < limit if sign_bit is not None else 0 <= value < limit):
+        raise ValueError(f"value {value} does not fit register {reg} (address {reg[0]})")
+    return encode_signed(value, sign_bit) if sign_bit is not None else value
+
+
+def decode(reg: Register, raw: int) -> int:
+    """The integer a raw register value stands for (the sign bit applied where the table declares one)."""
+    sign_bit = SIGN_BIT.get(reg)
+    return decode_signed(raw, sign_bit) if sign_bit is not None else raw
 
 
 def to_bytes(value: int, size: int) -> list[int]:

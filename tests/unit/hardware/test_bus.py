@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import time
 
 import numpy as np
@@ -10,8 +9,8 @@ import pytest
 
 from hardware.feetech import table as T
 from hardware.feetech.bus import BusError, FeetechBus
-from hardware.feetech.calibration import load_calibration
-from hardware.feetech.emulator import EmulatedBus
+from hardware.feetech.calibration import ArmCalibration, JointCalibration, load_calibration
+from hardware.feetech.emulator import EmulatedBus, EmulatedServo, servos_from_args
 from hardware.feetech.motors import PositionJoints, Wheels
 from tests.unit.hardware.conftest import FOLLOWER, LATENCY_MS
 
@@ -125,9 +124,87 @@ def test_missing_and_vanishing_ports_are_named(emu: EmulatedBus) -> None:
     bus = FeetechBus(emu.path, retries=0, latency_ms=LATENCY_MS).open()
     try:
         assert bus.ping(1) == T.MODEL_STS3215
-        os.close(emu.master)  # the adapter is pulled out
-        emu.master = os.open(os.devnull, os.O_RDONLY)  # keep stop() closing a valid fd
+        emu.unplug()
         with pytest.raises(BusError, match=f"{emu.path}"):
             bus.sync_read(T.PRESENT_POSITION, ARM_IDS)
     finally:
         bus.close()
+
+
+def test_signed_registers_are_sign_magnitude_on_the_wire(emu: EmulatedBus, bus: FeetechBus) -> None:
+    bus.sync_write(T.GOAL_SPEED, {9: -3})  # no reply: the acknowledged writes below come after it
+    bus.write(7, T.GOAL_SPEED, -100)  # two's complement 0xFF9C would be full speed reverse on an STS
+    bus.write(8, T.LOCK, 0)  # EEPROM
+    bus.write(8, T.HOMING_OFFSET, -100)  # sign bit 11
+    with emu.lock:
+        assert emu.servos[7].get(T.GOAL_SPEED) == 100 | 0x8000 and emu.servos[9].get(T.GOAL_SPEED) == 3 | 0x8000
+        assert emu.servos[8].get(T.HOMING_OFFSET) == 100 | 0x800
+    assert bus.read(7, T.GOAL_SPEED) == -100 and bus.sync_read(T.GOAL_SPEED, [7, 9]) == {7: -100, 9: -3}
+    assert T.decode(T.PRESENT_POSITION, 5 | 0x8000) == -5  # present position decodes the sign bit it declares
+    with pytest.raises(ValueError, match=r"value -1 does not fit register \(42, 2\)"):
+        bus.write(1, T.GOAL_POSITION, -1)  # unsigned: refused, never wrapped
+    with pytest.raises(ValueError, match="value 40000 does not fit"):
+        bus.sync_write(T.GOAL_SPEED, {7: 40000})
+
+
+def test_every_listed_baud_rate_opens(emu: EmulatedBus) -> None:
+    for bps in T.BAUD_RATES.values():
+        FeetechBus(emu.path, baudrate=bps).open().close()
+
+
+def test_an_id_change_is_confirmed_by_the_new_id(emu: EmulatedBus, bus: FeetechBus) -> None:
+    bus.set_id(7, 20)  # the servo answers the write from its new id
+    assert bus.ping(20) == T.MODEL_STS3215 and bus.read(20, T.LOCK) == 1
+    with pytest.raises(BusError, match="servo 7: no reply to ping"):
+        bus.ping(7)
+    with pytest.raises(ValueError, match="use FeetechBus.set_id"):
+        bus.write(20, T.ID, 21)
+
+
+def test_joints_outside_their_range_keep_torque_off_and_never_move() -> None:
+    cal = load_calibration(FOLLOWER)  # shoulder_pan 776..3320, elbow_flex 926..3170
+    start = {1: 700, 3: 3400}
+    emu = EmulatedBus([EmulatedServo(j.id, start.get(j.id, 2048)) for j in cal.all_joints]).start()
+    try:
+        with FeetechBus(emu.path, latency_ms=LATENCY_MS) as bus:
+            with pytest.raises(RuntimeError) as err:
+                PositionJoints(bus, cal).connect()
+        settle(0.2)
+        with emu.lock:
+            goals = {i: emu.servos[i].get(T.GOAL_POSITION) for i in start}
+            torque = [emu.servos[j.id].get(T.TORQUE_ENABLE) for j in cal.all_joints]
+            at = {i: emu.servos[i].reading() for i in start}
+    finally:
+        emu.stop()
+    assert "'shoulder_pan' (servo 1) at tick 700, range 776..3320" in str(err.value)
+    assert "'elbow_flex' (servo 3) at tick 3400, range 926..3170" in str(err.value)
+    assert goals == start and at == start and not any(torque)
+
+
+def test_a_joint_across_the_encoder_seam_moves_the_short_way() -> None:
+    """wrist_roll: zero at encoder tick 4000, travel 3700 -> 4095 -> 300; calibrated with a servo offset."""
+    roll = JointCalibration("wrist_roll", 5, homing_offset=2000, range_min=1710, range_max=2386, servo_offset=2000)
+    cal = ArmCalibration(joints=[roll])
+    emu = EmulatedBus([EmulatedServo(5, 4000)]).start()
+    try:
+        with FeetechBus(emu.path, latency_ms=LATENCY_MS) as bus:
+            joints = PositionJoints(bus, cal)
+            joints.connect()
+            assert bus.read(5, T.HOMING_OFFSET) == 2000
+            assert joints.read()[0][0] == pytest.approx(0.0, abs=0.002)
+            joints.write(np.array([0.25]))
+            settle()
+            q = joints.read()[0][0]
+            with emu.lock:
+                encoder, goal = round(emu.servos[5].pos), emu.servos[5].get(T.GOAL_POSITION)
+            joints.write(np.array([-0.4]))
+            settle()
+            q2 = joints.read()[0][0]
+    finally:
+        emu.stop()
+    assert goal == 2000 + 163 and encoder == 67  # +0.25 rad: past the seam, the short way
+    assert q == pytest.approx(0.25, abs=0.002) and q2 == pytest.approx(-0.4, abs=0.002)
+
+
+def test_servos_from_args_is_unchanged_by_offsets() -> None:
+    assert [s.reading() for s in servos_from_args(FOLLOWER, [7], 0.0)] == [2048] * 7
