@@ -16,7 +16,6 @@ from agent.runtime.command_gate import refusal
 from agent.runtime.config import ConfigError
 from agent.runtime.messages import Command, Observation
 from agent.runtime.node import Node, run_node
-from agent.runtime.schema import Message
 from hardware.cameras import Camera, open_camera
 from hardware.config import HardwareNodeConfig, resolve
 from hardware.fault_log import FaultLog
@@ -66,7 +65,7 @@ class HardwareNode(Node):
         self.episode = 0
         self.steps = 0
         self.failed_ticks = 0
-        self.on(config.command_topic, self._on_command)
+        self.on(config.command_topic, self._on_command, Command)
         self.every(config.control_hz, self._tick)
 
     # ----- lifecycle ----------------------------------------------------------------------
@@ -194,8 +193,7 @@ class HardwareNode(Node):
                 "episode": self.episode, "counters": dict(self.counters)}  # fmt: skip
 
     # ----- commands -----------------------------------------------------------------------
-    def _on_command(self, msg: Message) -> None:
-        assert isinstance(msg, Command)
+    def _on_command(self, msg: Command) -> None:
         reason = self._refuse(msg)
         if reason is not None:
             self._reject(*reason)

@@ -19,7 +19,7 @@ from agent.safety.scene_sync import SceneFollower
 from hardware.config import resolve
 from hardware.feetech import table as T
 from hardware.feetech.calibration import load_calibration
-from hardware.feetech.emulator import EmulatedBus, servos_from_args
+from hardware.feetech.emulator import EmulatedBus, EmulatedServo, servos_from_args
 from tests.integration.procs import REPO, wait_ready
 
 FOLLOWER = resolve("configs/hardware/calibration/so101_follower.yaml")
@@ -30,7 +30,7 @@ ARM = (1, 2, 3, 4, 5, 6)
 class RobotProc:
     """An emulated bus in this process and a hardware node process driving it; commands come from our PUB."""
 
-    def __init__(self, tmp: Path, **params: object) -> None:
+    def __init__(self, tmp: Path, log: Path | None = None, **params: object) -> None:
         import subprocess
 
         self.emu = EmulatedBus(servos_from_args(str(FOLLOWER), list(WHEELS), 0.0)).start()
@@ -45,7 +45,7 @@ class RobotProc:
         base = REPO / "configs/hardware/mobile_so101.yaml"
         self.proc = subprocess.Popen([sys.executable, "-m", "hardware.node", "--config", str(base),
                                       *sum((["--set", f"{k}={json.dumps(v)}"] for k, v in cfg.items()), [])],
-                                     cwd=REPO)  # fmt: skip
+                                     cwd=REPO, stderr=log.open("w") if log else None)  # fmt: skip
         self.rpc = RpcClient(f"ipc://{tmp}/robot.rpc")
         self.obs = Subscriber([f"ipc://{tmp}/robot.pub"], ["obs"], latest=["obs"])
         self.seq = 0
@@ -207,7 +207,8 @@ def test_bad_commands_are_rejected_counted_and_move_nothing(robot: RobotProc) ->
 
 def test_stop_rpc_and_a_silent_servo(robot: RobotProc) -> None:
     robot.stream(0.5, lambda: robot.command(vx=0.2))
-    assert robot.rpc.call("stop") == {"stopped": True}
+    reply = robot.rpc.call("stop")
+    assert reply["stopped"] is True and reply["latched"] is False
     assert robot.wheel_goals() == [0, 0, 0]
     robot.stream(0.5, lambda: robot.command(vx=0.2))  # driving again when the arm servo goes silent
     assert robot.wheel_goals() != [0, 0, 0]
@@ -246,3 +247,73 @@ def test_a_missing_port_or_camera_ends_the_node_with_a_named_error(tmp_path: Pat
     run = subprocess.run([sys.executable, *base, "--set", "emulate=true", *cams], cwd=REPO, capture_output=True,
                          text=True, timeout=30)  # fmt: skip
     assert run.returncode == 2 and "camera 'wrist': cannot open '/dev/video98'" in run.stderr, run.stderr
+
+
+def test_a_latched_stop_refuses_every_later_command(robot: RobotProc) -> None:
+    robot.stream(0.5, lambda: robot.command(vx=0.2, arm=[0.3, 0, 0, 0, 0]))
+    reply = robot.rpc.call("stop", {"latch": True})
+    assert reply["stopped"] is True and reply["latched"] is True and reply["at_rest"] is False  # still braking
+    hold = [robot.register(i, T.GOAL_POSITION) for i in ARM]
+    robot.stream(0.6, lambda: robot.command(vx=0.2, arm=[-0.3, 0, 0, 0, 0]))  # safety still proposing
+    assert robot.wheel_goals() == [0, 0, 0] and [robot.register(i, T.GOAL_POSITION) for i in ARM] == hold
+    assert robot.rpc.call("stats")["counters"]["rejected_stop_latched"] >= 5
+    assert robot.rpc.call("stop", {})["latched"] is True  # for the rest of the process
+    until(lambda: robot.rpc.call("stop", {"latch": True})["at_rest"])
+
+
+def test_sigterm_brings_the_wheels_to_rest_before_the_node_exits(tmp_path: Path) -> None:
+    proc = RobotProc(tmp_path, base={"acceleration": 20})  # 2000 steps/s^2: about a second to stop
+    try:
+        proc.stream(1.0, lambda: proc.command(vx=0.2))
+        assert max(abs(v) for v in proc.wheel_speeds()) > 1000
+        assert proc.close() == 0
+        assert max(abs(v) for v in proc.wheel_speeds()) < 40  # read back at rest (0.05 rad/s) before exiting
+    finally:
+        proc.emu.stop()
+
+
+def test_the_guardian_stops_the_wheels_when_the_node_is_killed(robot: RobotProc) -> None:
+    robot.stream(0.5, lambda: robot.command(vx=0.2, arm=[0.3, 0, 0, 0, 0]))
+    assert min(abs(g) for g in robot.wheel_goals()) > 500
+    robot.proc.kill()  # SIGKILL: no teardown; the servos would keep their last speed
+    robot.proc.wait()
+    until(lambda: robot.wheel_goals() == [0, 0, 0], timeout=3.0)
+    assert all(robot.register(i, T.TORQUE_ENABLE) == 1 for i in ARM)  # the arm still holds
+
+
+def test_an_unplugged_adapter_ends_the_node_with_an_error(tmp_path: Path) -> None:
+    log = tmp_path / "robot.log"
+    proc = RobotProc(tmp_path, log=log)
+    try:
+        proc.stream(0.3, lambda: proc.command(vx=0.2))
+        proc.emu.unplug()
+        assert proc.proc.wait(timeout=15) == 3
+    finally:
+        proc.close(check=False)
+        proc.emu.stop()
+    text = log.read_text()
+    assert "serial port lost" in text and "Traceback" not in text, text
+
+
+def test_joints_outside_their_range_at_startup_are_never_moved(tmp_path: Path) -> None:
+    import subprocess
+
+    start = {1: 700, 3: 3400}  # shoulder_pan below 776, elbow_flex above 3170
+    cal = load_calibration(FOLLOWER)
+    emu = EmulatedBus([EmulatedServo(j.id, start.get(j.id, 2048)) for j in cal.all_joints] +
+                      [EmulatedServo(i) for i in WHEELS]).start()  # fmt: skip
+    try:
+        cfg = {"publish": f"ipc://{tmp_path}/r.pub", "inputs": {"cmd.safe": f"ipc://{tmp_path}/f"},
+               "bus": {"port": emu.path, "latency_ms": 40.0}}  # fmt: skip
+        run = subprocess.run([sys.executable, "-m", "hardware.node", "--config",
+                              str(REPO / "configs/hardware/mobile_so101.yaml"),
+                              *sum((["--set", f"{k}={json.dumps(v)}"] for k, v in cfg.items()), [])],
+                             cwd=REPO, capture_output=True, text=True, timeout=30)  # fmt: skip
+        with emu.lock:
+            goals = {i: emu.servos[i].get(T.GOAL_POSITION) for i in start}
+            torque = [emu.servos[i].get(T.TORQUE_ENABLE) for i in ARM]
+    finally:
+        emu.stop()
+    assert run.returncode == 2, run.stderr
+    assert "'shoulder_pan' (servo 1) at tick 700, range 776..3320" in run.stderr, run.stderr
+    assert goals == start and not any(torque)
