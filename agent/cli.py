@@ -43,8 +43,14 @@ def _keys(args: argparse.Namespace) -> int:
 
 def _topic(args: argparse.Namespace) -> int:
     from agent.runtime.bus import Subscriber
+    from agent.runtime.rpc_cli import curve_client
 
-    sub = Subscriber([args.endpoint], [args.topic], name="cli")
+    try:
+        curve = curve_client(args.endpoint, args)
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    sub = Subscriber([args.endpoint], [args.topic], curve={args.endpoint: curve} if curve else None, name="cli")
     deadline = time.monotonic() + args.duration if args.duration else None
     count, first = 0, None
     try:
@@ -148,6 +154,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("topic")
     p.add_argument("--count", type=int, default=0, help="echo: stop after N messages")
     p.add_argument("--duration", type=float, default=0.0, help="stop after S seconds (hz: default 5)")
+    add_key_options(p)
     p.set_defaults(func=_topic)
 
     p = sub.add_parser("call", help="call a node's service: amibot call ENDPOINT METHOD '{json}'")

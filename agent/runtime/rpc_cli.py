@@ -1,4 +1,4 @@
-"""RPC clients of command-line tools (`amibot call`, `amibot estop --rpc`): CurveZMQ key options.
+"""Clients in command-line tools (`amibot call`, `amibot estop --rpc`, `amibot topic`): CurveZMQ key options.
 
 A graph launched with `security: {keys_dir: DIR}` answers only clients whose public key was in
 DIR/authorized when its nodes started; `--keys DIR` makes the tool such a client.
@@ -11,10 +11,10 @@ import re
 from pathlib import Path
 
 from agent.runtime.bus import RpcClient
-from agent.runtime.security import graph_client
+from agent.runtime.security import CurveClient
 
 DEFAULT_KEY_NAME = "operator"
-_IPC_NODE = re.compile(r"^ipc://.*/([\w.-]+)\.rpc$")  # the launcher's ipc://RUN_DIR/NODE.rpc
+_NODE_ENDPOINT = re.compile(r"^ipc://.*/([\w.-]+)\.(?:rpc|pub)$")  # the launcher's ipc://RUN_DIR/NODE.rpc|pub
 
 
 def add_key_options(parser: argparse.ArgumentParser, default_server: str = "") -> None:
@@ -32,22 +32,21 @@ def add_key_options(parser: argparse.ArgumentParser, default_server: str = "") -
     group.add_argument(
         "--server",
         metavar="NODE",
-        help=f"the node serving the endpoint; its public key is DIR/NODE.key (default: NODE of ipc://.../NODE.rpc{otherwise})",
+        help=f"the node serving the endpoint; its public key is DIR/NODE.key (default: NODE of ipc://.../NODE.rpc|pub{otherwise})",
     )
 
 
-def rpc_client(endpoint: str, args: argparse.Namespace, default_server: str = "") -> RpcClient:
-    """A client of endpoint, with the CurveZMQ keys the options name; ValueError says what is missing."""
+def curve_client(endpoint: str, args: argparse.Namespace, default_server: str = "") -> CurveClient | None:
+    """The CurveZMQ keys the options name for endpoint (None without --keys); ValueError says what is missing."""
     if args.keys is None:
-        return RpcClient(endpoint)
-    match = _IPC_NODE.match(endpoint)
+        return None
+    match = _NODE_ENDPOINT.match(endpoint)
     server = args.server or (match.group(1) if match else default_server)
     if not server:
         raise ValueError(
             f"--keys: name the node serving {endpoint} with --server NODE (its key is {args.keys}/NODE.key)"
         )
-    curve = graph_client(args.keys, args.key_name, server)
-    assert curve is not None  # keys_dir is given
+    curve = CurveClient(args.keys / f"{args.key_name}.key_secret", args.keys / f"{server}.key")
     if not curve.secret_file.is_file():
         raise ValueError(
             f"no key file {curve.secret_file}: make the pair with `amibot keys {args.key_name} --dir {args.keys}` "
@@ -55,7 +54,12 @@ def rpc_client(endpoint: str, args: argparse.Namespace, default_server: str = ""
         )
     if not curve.server_public_file.is_file():
         raise ValueError(f"no public key {curve.server_public_file} of node '{server}' (the node serving {endpoint})")
-    return RpcClient(endpoint, curve=curve)
+    return curve
+
+
+def rpc_client(endpoint: str, args: argparse.Namespace, default_server: str = "") -> RpcClient:
+    """A client of endpoint, with the CurveZMQ keys the options name; ValueError says what is missing."""
+    return RpcClient(endpoint, curve=curve_client(endpoint, args, default_server))
 
 
 def timeout_hint(args: argparse.Namespace) -> str:

@@ -21,7 +21,7 @@ from tests.fixtures.nodes import Listener, Talker
 
 @pytest.fixture
 def graph(tmp_path: Path) -> Iterator[tuple[Path, Node, Node]]:
-    """Keys for talker, listener and operator; the listener serves rpc in a thread; the talker is idle."""
+    """Keys for talker, listener and operator; both nodes run in a thread (the listener serves rpc)."""
     assert cli.main(["keys", "talker", "listener", "operator", "--dir", str(tmp_path / "keys")]) == 0
     (tmp_path / "g.yaml").write_text(f"""name: g
 run_dir: {tmp_path}/run
@@ -39,7 +39,8 @@ nodes:
 
     def serve() -> None:
         while not stop.is_set():
-            listener.spin_once(0.01)
+            talker.spin_once(0.005)
+            listener.spin_once(0.005)
 
     thread = threading.Thread(target=serve)
     thread.start()
@@ -78,6 +79,13 @@ def test_amibot_call_uses_keys_and_says_what_is_missing(
     assert f"{keys}/ghost.key" in capsys.readouterr().err
     assert cli.main(["call", "tcp://127.0.0.1:47399", "ping", "--keys", keys]) == 2  # tcp: no name to derive
     assert "--server NODE" in capsys.readouterr().err
+
+
+def test_amibot_topic_echo_uses_keys(graph: tuple[Path, Node, Node], capsys: pytest.CaptureFixture[str]) -> None:
+    tmp, talker, _ = graph
+    args = ["topic", "echo", talker.config.publish, "cmd", "--count", "1", "--duration", "10"]
+    assert cli.main([*args, "--keys", str(tmp / "keys")]) == 0  # server 'talker' from ipc://.../talker.pub
+    assert capsys.readouterr().out.startswith("Command ")
 
 
 def test_estop_with_a_missing_key_still_latches_the_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
