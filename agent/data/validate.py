@@ -33,6 +33,8 @@ def validate(root: Path) -> dict[str, Any]:
         raise DatasetError(f"{root}: an interrupted commit is pending ({L.JOURNAL}); open it to repair")
     info = _info(root)
     fps = info["fps"]
+    if not (root / L.EPISODES_PATH).exists() and info["total_episodes"] == 0 == info["total_frames"]:
+        return {"episodes": 0, "frames": 0, "tasks": 0, "fps": fps}  # new: no episode saved yet
     tasks = _table(root, L.TASKS_PATH)
     episodes = _table(root, L.EPISODES_PATH).to_pylist()
     n_ep = len(episodes)
