@@ -25,6 +25,7 @@ class TeleopConfig(NodeConfig):
     leader_args: dict[str, Any] = field(default_factory=dict)
     backend_rpc: str = ""  # the backend's rpc: features, reset, stop (and expert_action in sim)
     recorder_rpc: str = ""  # the recorder's rpc, when recording
+    recorder_timeout_s: float = 2.0  # one try (a save commits the episode); no answer: go on without it
     safety_rpc: str = ""  # the safety node's rpc, for the e-stop key
     command_topic: str = "cmd.proposed"
     rate_hz: float = 10.0
@@ -146,7 +147,7 @@ class TeleopNode(Node):
         elif event in (NEXT, RERECORD):
             if self.recorder is not None:
                 success = bool(self.backend.call("status", timeout=1.0)["success"])
-                self.recorder.call("save" if event == NEXT else "discard", {"success": success})
+                self._tell_recorder("save" if event == NEXT else "discard", {"success": success})
             if event == NEXT:
                 self.done_episodes += 1
                 self.seed += 1
@@ -155,13 +156,23 @@ class TeleopNode(Node):
                     return
             self._new_episode(self.seed)
 
+    def _tell_recorder(self, method: str, params: dict[str, Any]) -> None:
+        """A recorder that does not answer (killed, restarting) costs its episode, never the session."""
+        if self.recorder is None:
+            return
+        try:
+            self.recorder.call(method, params, timeout=self.cfg.recorder_timeout_s, retries=0)
+        except (RpcError, RpcTimeout) as exc:
+            self.counters["recorder_errors"] += 1
+            self.log.error("recorder did not take '%s' (%s); this episode is not recorded", method, exc)
+
     def _new_episode(self, seed: int) -> None:
         """Reset the backend (sim) to the task at `seed` and tell the recorder what it is."""
         self.estopped = False
         if self.recorder is not None:
             info = {"task": self.cfg.task or self.cfg.sim_task, "sim_task": self.cfg.sim_task,
                     "seed": seed}  # fmt: skip
-            self.recorder.call("episode_info", info)
+            self._tell_recorder("episode_info", info)
         self.backend.call("reset", {"task": self.cfg.sim_task, "seed": seed}, timeout=10.0)
         self.obs = None
         reset_arm = getattr(self.source, "reset_arm", None)
