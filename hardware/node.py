@@ -204,9 +204,7 @@ class HardwareNode(Node):
     def _refuse(self, msg: Command) -> tuple[str, str] | None:
         """Why a command must not move the robot (reason code, detail), or None: the checks every
         backend makes, then (the motors get exactly these values, nothing clips them) finite and in range."""
-        if self.latched:
-            return "stop_latched", f"command {msg.seq}: a latched stop refuses every command until the node restarts"
-        why = refusal(msg, self.command, episode=self.episode, n_arm=self.n_arm,
+        why = refusal(msg, self.command, latched=self.latched, episode=self.episode, n_arm=self.n_arm,
                       accept_sources=self.cfg.accept_sources, now=time.monotonic())  # fmt: skip
         if why is not None:
             return why

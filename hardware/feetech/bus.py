@@ -146,7 +146,7 @@ class FeetechBus:
             self._check(self.ph.writeTxOnly(port, old, T.ID[0], 1, [new]), 0, old, "write of the id")
             port.setPacketTimeout(6)  # a status packet without parameters
             reply, result = self.ph.rxPacket(port)
-            self._check(result, 0 if reply is None else reply[4], new, f"id change {old} -> {new}")
+            self._check(result, reply[4] if result == COMM_SUCCESS else 0, new, f"id change {old} -> {new}")
             if reply[2] != new:
                 raise BusError(f"{self.port_name}: servo {old}: id change answered by servo {reply[2]}, "
                                f"expected {new}", kind="corrupt", servo_id=old)  # fmt: skip

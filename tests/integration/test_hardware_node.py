@@ -302,18 +302,22 @@ def test_joints_outside_their_range_at_startup_are_never_moved(tmp_path: Path) -
     cal = load_calibration(FOLLOWER)
     emu = EmulatedBus([EmulatedServo(j.id, start.get(j.id, 2048)) for j in cal.all_joints] +
                       [EmulatedServo(i) for i in WHEELS]).start()  # fmt: skip
+    cameras = {"head": {"source": "test_pattern"}, "wrist": {"source": "test_pattern"}}
+    cfg = {"publish": f"ipc://{tmp_path}/r.pub", "inputs": {"cmd.safe": f"ipc://{tmp_path}/f"},
+           "bus": {"port": emu.path, "latency_ms": 40.0}, "cameras": cameras}  # fmt: skip
+    node = subprocess.Popen([sys.executable, "-m", "hardware.node", "--config",
+                             str(REPO / "configs/hardware/mobile_so101.yaml"),
+                             *sum((["--set", f"{k}={json.dumps(v)}"] for k, v in cfg.items()), [])],
+                            cwd=REPO, stderr=subprocess.PIPE, text=True)  # fmt: skip
     try:
-        cfg = {"publish": f"ipc://{tmp_path}/r.pub", "inputs": {"cmd.safe": f"ipc://{tmp_path}/f"},
-               "bus": {"port": emu.path, "latency_ms": 40.0}}  # fmt: skip
-        run = subprocess.run([sys.executable, "-m", "hardware.node", "--config",
-                              str(REPO / "configs/hardware/mobile_so101.yaml"),
-                              *sum((["--set", f"{k}={json.dumps(v)}"] for k, v in cfg.items()), [])],
-                             cwd=REPO, capture_output=True, text=True, timeout=30)  # fmt: skip
+        _, stderr = node.communicate(timeout=20)
         with emu.lock:
             goals = {i: emu.servos[i].get(T.GOAL_POSITION) for i in start}
             torque = [emu.servos[i].get(T.TORQUE_ENABLE) for i in ARM]
     finally:
+        node.kill()
+        node.wait()
         emu.stop()
-    assert run.returncode == 2, run.stderr
-    assert "'shoulder_pan' (servo 1) at tick 700, range 776..3320" in run.stderr, run.stderr
+    assert node.returncode == 2, stderr
+    assert "'shoulder_pan' (servo 1) at tick 700, range 776..3320" in stderr, stderr
     assert goals == start and not any(torque)
