@@ -118,6 +118,7 @@ DELEGATED = {
     "sim": ("sim.run_episode", "run one sim episode with the scripted expert"),
     "train": ("agent.train_cli", "train a model: amibot train encoder --data DIR ..."),
     "estop": ("agent.safety.estop_cli", "trip, show or reset the latched e-stop"),
+    "resume": ("agent.safety.resume_cli", "allow motion again after an e-stop reset"),
     "safety": ("agent.safety.report", "show safety interventions by reason"),
     "teleop": ("agent.teleop.cli", "drive by hand and record episodes"),
     "record": ("agent.data.record_cli", "generate demonstrations with the sim expert"),

@@ -1,21 +1,33 @@
-"""The latched e-stop: a small JSON file that survives restarts; unreadable means tripped."""
+"""The latched e-stop: a small JSON file that survives restarts; unreadable means tripped.
+
+Three states: tripped; reset (released, but motion waits for an explicit resume); clear. A trip
+and a reset both leave `resume_needed` set, only `resume` clears it, and only when not tripped.
+"""
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 
 @dataclass(frozen=True)
 class EstopState:
-    """Whether the e-stop is tripped, why, and when (wall clock) it last changed."""
+    """Whether the e-stop is tripped, whether motion waits for a resume, why, and when (wall clock)."""
 
     tripped: bool
     reason: str = ""
     changed_wall: float = 0.0
+    resume_needed: bool = False
+
+
+class EstopTripped(ValueError):
+    """A resume was asked while the e-stop is tripped."""
 
 
 class EstopLatch:
@@ -27,22 +39,24 @@ class EstopLatch:
         self.state = self.read()
 
     def read(self) -> EstopState:
-        """The state on disk; a missing file is 'not tripped', a corrupt one is tripped (fail closed)."""
+        """The state on disk; a missing file is 'clear', a corrupt one is tripped (fail closed)."""
         try:
             raw = self.path.read_text()
         except FileNotFoundError:
             return EstopState(False)
         except OSError as exc:
-            return EstopState(True, f"e-stop file unreadable: {exc}")
+            return EstopState(True, f"e-stop file unreadable: {exc}", resume_needed=True)
         try:
             data = json.loads(raw)
+            tripped = bool(data["tripped"])
             return EstopState(
-                bool(data["tripped"]),
+                tripped,
                 str(data.get("reason", "")),
                 float(data.get("changed_wall", 0)),
+                tripped or bool(data.get("resume_needed", False)),
             )
         except (ValueError, KeyError, TypeError) as exc:
-            return EstopState(True, f"e-stop file corrupt: {exc}")
+            return EstopState(True, f"e-stop file corrupt: {exc}", resume_needed=True)
 
     def poll(self) -> EstopState:
         """Re-read the file when it changed on disk (cheap stat otherwise)."""
@@ -57,11 +71,32 @@ class EstopLatch:
         return self.state
 
     def write(self, tripped: bool, reason: str) -> EstopState:
-        """Persist a new state (atomic rename) and return it."""
-        state = EstopState(tripped, reason, time.time())
+        """Trip (True) or reset (False) the latch; either way motion waits for a later `resume`."""
+        with self._locked():
+            return self._put(EstopState(tripped, reason, time.time(), resume_needed=True))
+
+    def resume(self, reason: str) -> EstopState:
+        """Allow motion again after a reset; EstopTripped while the latch is tripped (nothing written)."""
+        with self._locked():
+            now = self.read()
+            if now.tripped:
+                raise EstopTripped(
+                    f"e-stop is tripped ({now.reason}): reset it first with `amibot estop --reset --reason ...`"
+                )
+            return self._put(EstopState(False, reason, time.time(), resume_needed=False))
+
+    @contextmanager
+    def _locked(self) -> Iterator[None]:
+        """Writers take a lock file: a resume never overwrites a trip written after it read the state."""
         self.path.parent.mkdir(parents=True, exist_ok=True)
+        with open(self.path.with_name(self.path.name + ".lock"), "a") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            yield
+
+    def _put(self, state: EstopState) -> EstopState:
         tmp = self.path.with_suffix(f".{os.getpid()}.tmp")
-        tmp.write_text(json.dumps({"tripped": tripped, "reason": reason, "changed_wall": state.changed_wall}))
+        fields = {"tripped": state.tripped, "reason": state.reason, "changed_wall": state.changed_wall}
+        tmp.write_text(json.dumps({**fields, "resume_needed": state.resume_needed}))
         os.replace(tmp, self.path)
         self.state = state
         return state

@@ -8,7 +8,7 @@ import sys
 
 from agent.runtime.bus import RpcError, RpcTimeout
 from agent.runtime.rpc_cli import add_key_options, rpc_client, timeout_hint
-from agent.safety.estop import EstopLatch
+from agent.safety.estop import EstopLatch, EstopTripped
 
 DEFAULT_FILE = "~/.amibot/estop.json"
 
@@ -21,17 +21,25 @@ def main(argv: list[str]) -> int:
     ap.add_argument("--reason", default="", help="why (required for --reset)")
     add_key_options(ap, default_server="safety")
     group = ap.add_mutually_exclusive_group()
-    group.add_argument("--reset", action="store_true", help="clear the latch; motion still needs a new command")
+    group.add_argument("--reset", action="store_true", help="release the latch; motion waits for `amibot resume`")
     group.add_argument("--status", action="store_true", help="show the state only")
+    group.add_argument("--resume", action="store_true", help="after a reset: allow motion again (`amibot resume`)")
     args = ap.parse_args(argv)
     if args.reset and not args.reason.strip():
         print("error: --reset needs --reason '...'", file=sys.stderr)
         return 2
     latch = EstopLatch(args.file)
-    if not args.status:
+    if args.resume:
+        try:
+            latch.resume(args.reason or "amibot resume")
+        except EstopTripped as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 1
+    elif not args.status:
         latch.write(not args.reset, args.reason or "amibot estop")
     state = latch.read()
-    print(json.dumps({"tripped": state.tripped, "reason": state.reason, "file": str(latch.path)}))
+    shown = {"tripped": state.tripped, "resume_needed": state.resume_needed, "reason": state.reason}
+    print(json.dumps({**shown, "file": str(latch.path)}))
     if not args.rpc:
         return 0
     try:  # the file is written first: a key problem never keeps an e-stop from the latch
@@ -41,7 +49,8 @@ def main(argv: list[str]) -> int:
         return 2
     try:
         method = "estop_status" if args.status else ("estop_reset" if args.reset else "estop")
-        reply = client.call(method, {"reason": args.reason or "amibot estop"}, timeout=0.5, retries=2)
+        method = "resume" if args.resume else method
+        reply = client.call(method, {"reason": args.reason or f"amibot {method}"}, timeout=0.5, retries=2)
         print(json.dumps({"node": reply}))
     except (RpcError, RpcTimeout) as exc:
         hint = f"; {timeout_hint(args)}" if isinstance(exc, RpcTimeout) else ""

@@ -69,6 +69,8 @@ class SafetyNode(Node):
                 "e-stop is latched (%s); reset with `amibot estop --reset --reason ...`",
                 state.reason,
             )
+        elif state.resume_needed:
+            self.log.warning("e-stop was reset (%s); motion waits for `amibot resume` or a new episode", state.reason)
 
     def teardown(self) -> None:
         if self.geometry is not None:
@@ -84,6 +86,7 @@ class SafetyNode(Node):
             "estop": lambda p: self._set_estop(True, str(p.get("reason", "rpc"))),
             "estop_reset": lambda p: self._set_estop(False, str(p.get("reason", ""))),
             "estop_status": lambda _: self._estop_dict(),
+            "resume": lambda p: self._resume(str(p.get("reason", "rpc resume"))),
         }
 
     def stats(self) -> dict[str, Any]:
@@ -140,6 +143,7 @@ class SafetyNode(Node):
         s = self.latch.state
         return {
             "tripped": s.tripped,
+            "resume_needed": s.resume_needed,
             "reason": s.reason,
             "changed_wall": s.changed_wall,
             "file": str(self.latch.path),
@@ -155,10 +159,20 @@ class SafetyNode(Node):
             self._tick()
         return self._estop_dict()
 
+    def _resume(self, reason: str) -> dict[str, Any]:
+        """The explicit start after an e-stop reset; refused (EstopTripped) while tripped."""
+        self.latch.resume(reason)
+        self.monitor.hold(time.monotonic())  # only commands issued after the resume move the robot
+        self.log.warning("motion resumed: %s", reason)
+        return self._estop_dict()
+
     # ----- inputs -------------------------------------------------------------------------
     def _on_obs(self, msg: Message) -> None:
         assert isinstance(msg, Observation)
         self.counters["in.obs"] += 1
+        prev = self.monitor.obs
+        if prev is not None and msg.episode != prev.episode and msg.seq > self.last_obs_seq:
+            self._new_episode(msg.episode)
         self.monitor.on_obs(msg)
         self.last_obs = time.monotonic()
         f = self.follower
@@ -170,6 +184,12 @@ class SafetyNode(Node):
             f.next_query = 0.0
             self._sync_scene(self.last_obs)
         self.last_obs_seq = msg.seq
+
+    def _new_episode(self, episode: int) -> None:
+        """A new task (the backend was reset, not restarted) is an explicit start after an e-stop reset."""
+        state = self.latch.poll()
+        if state.resume_needed and not state.tripped:
+            self._resume(f"new episode {episode}")
 
     def _on_surprise(self, msg: Message) -> None:
         assert isinstance(msg, Surprise)
@@ -190,6 +210,9 @@ class SafetyNode(Node):
             surprise_until=self.surprise_until,
             estop=latch.reason or "tripped" if latch.tripped else None,
         )
+        if latch.resume_needed and not latch.tripped:
+            why = "e-stop reset: waiting for `amibot resume` or a new episode"
+            found.append(Intervention("estop", "stop", "resume_needed", why))
         if self.follower is not None and not self.follower.known:
             found.append(Intervention("scene", "stop", "scene_unknown", f"episode {self.follower.seen_episode}"))
         if any(f.reason != "no_command" for f in found):

@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from agent.runtime.config import ConfigError
-from agent.safety import estop_cli, report
+from agent.safety import estop_cli, report, resume_cli
 from agent.safety.estop import EstopLatch
 from agent.safety.guardrails import Guardrails, joint_limit_cost, obstacle_cost
 from tests.unit.safety.conftest import load
@@ -24,6 +24,12 @@ def test_estop_cli_trips_and_resets_without_a_node(tmp_path: Path, capsys: pytes
     assert not EstopLatch(f).read().tripped
     assert estop_cli.main(["--file", f, "--rpc", f"ipc://{tmp_path}/none.rpc"]) == 1  # no node: file still set
     assert EstopLatch(f).read().tripped
+    assert estop_cli.main(["--file", f, "--resume"]) == 1  # refused while tripped
+    assert "reset it first" in capsys.readouterr().err and EstopLatch(f).read().tripped
+    assert estop_cli.main(["--file", f, "--reset", "--reason", "all clear"]) == 0
+    assert EstopLatch(f).read().resume_needed  # released, still held
+    assert resume_cli.main(["--file", f]) == 0
+    assert not EstopLatch(f).read().resume_needed
 
 
 def test_corrupt_estop_file_counts_as_tripped(tmp_path: Path) -> None:

@@ -12,6 +12,7 @@ import pytest
 
 from agent.runtime.bus import RpcServer
 from agent.runtime.messages import Command, Heartbeat, Observation
+from agent.safety.estop import EstopTripped
 from agent.safety.node import SafetyNode
 from tests.unit.safety.conftest import load
 
@@ -30,19 +31,15 @@ def node(tmp_path: Path) -> Iterator[tuple[SafetyNode, list]]:
     sent: list = []
     n.publish = lambda topic, msg: sent.append((topic, msg)) or msg  # type: ignore[method-assign]
     n.peers["perception"] = (Heartbeat(node="perception", ready=True), time.monotonic())
-    n._on_obs(
-        Observation(
-            head=np.zeros((8, 8, 3), np.uint8),
-            base_pose=np.array([2.0, 2.0, 0.0]),
-            base_vel=np.zeros(3),
-            arm=np.zeros(5),
-            arm_vel=np.zeros(5),
-            gripper=0.5,
-        )
-    )
+    n._on_obs(observation())
     yield n, sent
     n.teardown()
     n.close()
+
+
+def observation(episode: int = 0, seq: int = 0) -> Observation:
+    return Observation(head=np.zeros((8, 8, 3), np.uint8), base_pose=np.array([2.0, 2.0, 0.0]), base_vel=np.zeros(3),
+                       arm=np.zeros(5), arm_vel=np.zeros(5), gripper=0.5, episode=episode, seq=seq)  # fmt: skip
 
 
 def command(seq: int, vx: float = 0.1) -> Command:
@@ -91,12 +88,46 @@ def test_estop_latches_across_restart_and_reset_needs_a_fresh_command(
     )
     assert again.latch.poll().tripped  # a restarted node is still tripped
     again.close()
-    stale = command(2)
     n._set_estop(False, "checked the robot")
-    n._on_proposed(stale)  # issued before the reset: refused
+    n._on_proposed(command(2))  # a reset releases the latch but does not restart motion (IEC 60204-1)
+    assert n.counters["stop.resume_needed"] == 1 and np.all(safe(sent)[-1].base_vel == 0)
+    n._tick()
+    assert n.fault_reasons >= {"resume_needed"} and np.all(safe(sent)[-1].base_vel == 0)
+    stale = command(3)
+    n._resume("operator: go")
+    n._on_proposed(stale)  # issued before the resume: refused
     assert n.counters["stop.before_reset"] == 1
-    n._on_proposed(command(3))
+    n._on_proposed(command(4))
     assert safe(sent)[-1].base_vel[0] > 0
+
+
+def test_resume_is_refused_while_tripped_and_a_restart_stays_held(
+    node: tuple[SafetyNode, list], tmp_path: Path
+) -> None:
+    n, sent = node
+    n._set_estop(True, "test")
+    with pytest.raises(EstopTripped, match="reset it first"):
+        n._resume("too early")
+    assert n.latch.poll().tripped
+    n._set_estop(False, "checked")
+    again = SafetyNode(load("collision.scene=", f"estop_file={tmp_path}/estop.json",
+                            f"publish=inproc://safety-again-{tmp_path.name}"))  # fmt: skip
+    state = again.latch.poll()
+    again.close()
+    assert state.resume_needed and not state.tripped  # a restarted node still waits for the resume
+
+
+def test_a_new_episode_is_an_explicit_start_after_a_reset(node: tuple[SafetyNode, list]) -> None:
+    n, sent = node
+    n._set_estop(True, "test")
+    n._on_obs(observation(episode=1, seq=5))  # a new task while tripped changes nothing
+    n._set_estop(False, "checked")
+    n._on_obs(observation(episode=1, seq=6))
+    n._on_proposed(command(1))
+    assert n.counters["stop.resume_needed"] == 1
+    n._on_obs(observation(episode=2, seq=7))  # the backend was reset: a new task
+    n._on_proposed(command(2))
+    assert not n.latch.poll().resume_needed and safe(sent)[-1].base_vel[0] > 0
 
 
 def test_watchdog_tick_stops_on_missing_heartbeat_and_logs_once(
