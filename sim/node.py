@@ -13,10 +13,12 @@ import numpy as np
 from agent.runtime.command_gate import refusal
 from agent.runtime.messages import Command, Observation, TaskStatus
 from agent.runtime.node import Node, NodeConfig, run_node
-from agent.runtime.schema import Message
 from sim.expert import Expert
 from sim.tasks import TaskStatus as EpisodeStatus
 from sim.world import SimWorld
+
+REST_SPEED = 0.005  # m/s and rad/s: a base slower than this on every axis is at rest
+SETTLE_S = 2.0  # sim time the node brakes for on exit before it gives up waiting for rest
 
 
 @dataclass
@@ -71,7 +73,9 @@ class SimNode(Node):
         self.scene_info: dict[str, Any] = {}  # what the current episode's static scene is built from
         self.log_file = None
         self.exit_at: float | None = None  # exit_on_done: when the grace after the episode's end is over
-        self.on(config.command_topic, self._on_command)
+        self.latched = False  # a latched stop: no command is accepted again; the base brakes until exit
+        self.base_speed = 0.0  # fastest base axis at the last observation
+        self.on(config.command_topic, self._on_command, Command)
         if config.mode == "realtime":
             self.every(config.control_hz, self._tick)
         else:
@@ -98,6 +102,8 @@ class SimNode(Node):
 
     def teardown(self) -> None:
         if self.world is not None:
+            if self.status is not None:  # an episode is loaded: leave its robot at rest
+                self._come_to_rest()
             self.world.close()
         if self.log_file is not None:
             self.log_file.close()
@@ -136,12 +142,16 @@ class SimNode(Node):
         self.waiting_since = time.monotonic()
         return self._status_dict()
 
-    def _rpc_stop(self, _: dict[str, Any]) -> dict[str, Any]:
-        """Stop the robot now and drop the current command; motion needs a new command."""
+    def _rpc_stop(self, p: dict[str, Any]) -> dict[str, Any]:
+        """Stop the robot now and drop the current command; motion needs a new command. With
+        {"latch": true} (shutdown) every later command is refused, for the rest of the node's life."""
         self._world().stop()
         self.command = None
         self.counters["stop_requests"] += 1
-        return {"stopped": True}
+        if p.get("latch") and not self.latched:
+            self.latched = True
+            self.log.warning("stop latched: every command is refused from now on")
+        return {"stopped": True, "latched": self.latched, "at_rest": self.base_speed < REST_SPEED}
 
     def _expert_action(self, _: dict[str, Any]) -> dict[str, Any]:
         """The scripted expert's action on privileged state (sim only; never available on hardware);
@@ -154,10 +164,9 @@ class SimNode(Node):
         return {"base_vel": np.asarray(base).tolist(), "arm": np.asarray(arm).tolist(), "gripper": float(gripper)}
 
     # ----- commands -----------------------------------------------------------------------
-    def _on_command(self, msg: Message) -> None:
-        assert isinstance(msg, Command)
+    def _on_command(self, msg: Command) -> None:
         world = self._world()
-        why = refusal(msg, self.command, episode=self.episode, n_arm=world.robot.n_arm,
+        why = refusal(msg, self.command, latched=self.latched, episode=self.episode, n_arm=world.robot.n_arm,
                       accept_sources=self.cfg.accept_sources, now=time.monotonic())  # fmt: skip
         if why is not None:  # out-of-range values were refused by the codec; the world clips to the limits
             self._reject(*why)
@@ -175,13 +184,39 @@ class SimNode(Node):
 
     # ----- stepping -----------------------------------------------------------------------
     def _tick(self) -> None:
-        self._step()
+        if self.latched:
+            self._brake()
+        else:
+            self._step()
 
     def _lockstep_poll(self) -> None:
-        """Lockstep: step as soon as a fresh command is in, or when waiting took too long."""
-        if self.fresh or time.monotonic() - self.waiting_since > self.cfg.lockstep_wait_s:
+        """Lockstep: step as soon as a fresh command is in, or when waiting took too long; once a stop
+        is latched no command will come, so brake at the control rate."""
+        waited = time.monotonic() - self.waiting_since
+        if self.latched:
+            if waited >= 1.0 / self.cfg.control_hz:
+                self._brake()
+                self.waiting_since = time.monotonic()
+        elif self.fresh or waited > self.cfg.lockstep_wait_s:
             self._step()
             self.waiting_since = time.monotonic()
+
+    def _brake(self) -> None:
+        """One step without a command: the base decelerates within its limits, the arm holds."""
+        world = self._world()
+        world.stop()
+        world.step()
+        self._log_step(self._publish_observation(), None)
+
+    def _come_to_rest(self) -> None:
+        """On exit: brake until the base is at rest, or for at most SETTLE_S of sim time. Nothing is
+        published: peers would act on it while this node no longer answers them."""
+        world = self._world()
+        end = world.time + SETTLE_S
+        while self.base_speed >= REST_SPEED and world.time < end:
+            world.stop()
+            world.step()
+            self._log_step(self._observe(), None)
 
     def _step(self) -> None:
         world = self._world()
@@ -226,8 +261,13 @@ class SimNode(Node):
         if self.exit_at is not None and time.monotonic() >= self.exit_at:
             self.request_stop()
 
-    def _publish_observation(self) -> dict[str, Any]:
+    def _observe(self) -> dict[str, Any]:
         obs = self._world().observe()
+        self.base_speed = float(np.max(np.abs(obs["base_vel"])))
+        return obs
+
+    def _publish_observation(self) -> dict[str, Any]:
+        obs = self._observe()
         self.publish(
             "obs",
             Observation(
@@ -277,6 +317,7 @@ class SimNode(Node):
             "base_vel": np.round(obs["base_vel"], 5).tolist(),
             "arm_vel": np.round(obs["arm_vel"], 5).tolist(),
             "commanded": applied is not None,
+            "latched": self.latched,
             "cmd_seq": self.command.seq if applied is not None and self.command else None,
         }
         self.log_file.write(json.dumps(row) + "\n")

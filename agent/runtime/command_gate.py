@@ -6,12 +6,22 @@ from agent.runtime.messages import Command
 
 
 def refusal(
-    msg: Command, current: Command | None, *, episode: int, n_arm: int, accept_sources: list[str], now: float
+    msg: Command,
+    current: Command | None,
+    *,
+    latched: bool,
+    episode: int,
+    n_arm: int,
+    accept_sources: list[str],
+    now: float,
 ) -> tuple[str, str] | None:
     """(reason code, detail) why a backend must not apply `msg`, or None.
 
+    latched: a latched stop (rpc `stop` with latch: true) was received, so nothing moves the robot again;
     current: the command now applied; episode: the backend's current episode; now: monotonic time.
     """
+    if latched:
+        return "stop_latched", f"command {msg.seq} after a latched stop: the backend accepts no command until it exits"
     if accept_sources and msg.source not in accept_sources:
         return "source", f"source {msg.source!r} not in {accept_sources}"
     if msg.episode and msg.episode != episode:  # checked against another episode's state

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib
 import importlib.util
+import logging
 import os
 import re
 import socket
@@ -13,6 +14,10 @@ from typing import Any, Literal
 
 from agent.runtime.config import ConfigError, from_dict, merge, parse_overrides, read_yaml
 from agent.runtime.node import Node
+
+log = logging.getLogger("amibot.launch")
+
+MIN_HEARTBEAT_TIMEOUT_S = 0.3
 
 
 @dataclass
@@ -46,6 +51,14 @@ class NodeSpec:
     after: list[str] = field(default_factory=list)  # extra start-order dependencies
     ready_timeout_s: float = 30.0
     stop_timeout_s: float = 3.0
+    heartbeat_timeout_s: float = 1.0  # a ready node silent this long is treated as dead (killed)
+
+    def check(self) -> None:
+        if self.heartbeat_timeout_s < MIN_HEARTBEAT_TIMEOUT_S:
+            raise ValueError(
+                f"key 'heartbeat_timeout_s' = {self.heartbeat_timeout_s} of node '{self.name}': must be >= "
+                f"{MIN_HEARTBEAT_TIMEOUT_S} (three periods of the slowest heartbeat, 10 Hz)"
+            )
 
 
 @dataclass
@@ -79,7 +92,21 @@ def load_launch(path: Path, overrides: list[str] = ()) -> LaunchSpec:  # type: i
         if node.rpc == "auto":
             node.rpc = f"ipc://{spec.run_dir}/{node.name}.rpc"
     validate(spec, source=str(path))
+    for line in advice(spec):
+        log.warning("%s: %s", path, line)
     return spec
+
+
+def advice(spec: LaunchSpec) -> list[str]:
+    """Warnings about a valid graph: a required node (not a backend: that is the robot) whose outputs no
+    other required node consumes; its death would end the run although nothing needed it."""
+    needed = {t for n in spec.nodes if n.required for t in n.subscribes if t not in n.publishes}
+    return [
+        f"node '{n.name}' is required, but no required node consumes its outputs ({', '.join(n.publishes)}); "
+        "consider 'required: false' with a restart policy"
+        for n in spec.nodes
+        if n.required and n.role != "backend" and n.publishes and not needed & set(n.publishes)
+    ]
 
 
 def validate(spec: LaunchSpec, *, source: str) -> None:

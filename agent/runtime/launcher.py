@@ -23,6 +23,7 @@ from agent.runtime.security import CurveClient, graph_client
 
 log = logging.getLogger("amibot.launch")
 POLL_S = 0.05
+PID_FILE = "launcher.pid"  # in a run dir the launcher created: whose it is (a dead pid: left by a SIGKILL)
 
 
 @dataclass
@@ -37,6 +38,8 @@ class Proc:
     returncode: int | None = None
     restart_at: float = 0.0
     ready: bool = False
+    last_beat: float = 0.0  # monotonic time its last heartbeat arrived
+    stopping: bool = False  # its last heartbeat said it is shutting down
 
     def describe_exit(self) -> str:
         rc = self.returncode
@@ -54,12 +57,13 @@ class Launcher:
         self.spec = spec
         self.out = out or sys.stdout
         self.run_dir = Path(spec.run_dir)
-        self._owns_run_dir = not self.run_dir.exists()
+        self._owns_run_dir = False
         self.procs = {n.name: Proc(n, self.run_dir / f"{n.name}.yaml") for n in spec.nodes}
         self.order = [self.procs[n.name] for n in start_order(spec)]
-        self._interrupted = threading.Event()
+        self._interrupted = False  # set by the signal handler: a plain flag is all a handler may touch
         self._print_lock = threading.Lock()
         self._pumps: list[threading.Thread] = []
+        self._claim_run_dir()  # before any ipc socket: connecting one creates its directory
         self.heartbeats = self._heartbeat_subscriber()
 
     # ----- setup --------------------------------------------------------------------------
@@ -74,7 +78,6 @@ class Launcher:
         return Subscriber(endpoints, [], curve=curve, name="launcher.heartbeats")
 
     def _write_configs(self) -> None:
-        self.run_dir.mkdir(parents=True, exist_ok=True)
         for proc in self.procs.values():
             cfg = node_config(self.spec, proc.spec, source=f"launch {self.spec.name}")
             proc.config_path.write_text(yaml.safe_dump(cfg, sort_keys=False))
@@ -108,24 +111,40 @@ class Launcher:
             self._say(raw.decode(errors="replace").rstrip(), prefix=name)
 
     def _read_heartbeats(self) -> None:
+        now = time.monotonic()
         for _, msg in self.heartbeats.drain():
-            if isinstance(msg, Heartbeat) and msg.node in self.procs:
-                proc = self.procs[msg.node]
-                if proc.popen is not None and msg.pid == proc.popen.pid and msg.ready:
-                    proc.ready = True
+            proc = self.procs.get(msg.node) if isinstance(msg, Heartbeat) else None
+            if proc is None or proc.popen is None or msg.pid != proc.popen.pid:
+                continue
+            proc.last_beat, proc.stopping = now, msg.health == "stopping"
+            if msg.ready and proc.state == "starting":
+                proc.ready, proc.state = True, "running"
+                self._say(f"{proc.spec.name} ready")
+
+    def _kill_silent(self) -> None:
+        """SIGKILL each running node whose heartbeats stopped (hung, or SIGSTOPped: it cannot handle
+        SIGTERM); reaping then treats it as dead. A node that said it is stopping gets stop_timeout_s."""
+        now = time.monotonic()
+        for proc in self.procs.values():
+            if proc.state != "running" or proc.popen is None:
+                continue
+            silent = now - proc.last_beat
+            if silent > (proc.spec.stop_timeout_s if proc.stopping else proc.spec.heartbeat_timeout_s):
+                self._say(f"{proc.spec.name}: no heartbeat for {silent:.1f} s; treating as dead")
+                proc.state = "silent"
+                proc.popen.kill()
 
     def _wait_ready(self, proc: Proc) -> bool:
         deadline = time.monotonic() + proc.spec.ready_timeout_s
-        while time.monotonic() < deadline and not self._interrupted.is_set():
+        while time.monotonic() < deadline and not self._interrupted:
             self._read_heartbeats()
-            if proc.ready:
-                proc.state = "running"
-                self._say(f"{proc.spec.name} ready")
+            if proc.ready:  # before reaping: a node may be ready and done already
                 return True
+            self._kill_silent()
             if self._reap_any():
                 return False
             time.sleep(POLL_S)
-        if not self._interrupted.is_set():
+        if not self._interrupted:
             self._say(f"{proc.spec.name} not ready within {proc.spec.ready_timeout_s:.0f}s")
             proc.state = "failed"
         return False
@@ -170,7 +189,7 @@ class Launcher:
     # ----- main loop ----------------------------------------------------------------------
     def run(self) -> int:
         """Start, supervise, shut down. 0: clean (Ctrl-C or a required node finished), 1: failure."""
-        handlers = {s: signal.signal(s, lambda *_: self._interrupted.set()) for s in (signal.SIGINT, signal.SIGTERM)}
+        handlers = {s: signal.signal(s, self._on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
         failed = True
         try:
             self._write_configs()
@@ -179,7 +198,7 @@ class Launcher:
             self._shutdown()
             for sig, old in handlers.items():
                 signal.signal(sig, old)
-        interrupted = self._interrupted.is_set()
+        interrupted = self._interrupted
         status = 0 if interrupted or not failed else 1
         self._summary(status, interrupted)
         return status
@@ -188,23 +207,40 @@ class Launcher:
         for proc in self.order:
             self._start(proc)
             if not self._wait_ready(proc):
-                return self._interrupted.is_set()
+                return self._interrupted
         self._say(f"graph '{self.spec.name}' up: {', '.join(p.spec.name for p in self.order)}")
         return True
 
     def _supervise(self) -> bool:
         """Loop until interrupted or a required node exits; True if that exit was a failure."""
-        while not self._interrupted.is_set():
+        while not self._interrupted:
             self._read_heartbeats()
+            self._kill_silent()
             if self._reap_any():
                 return any(p.state == "failed" and p.spec.required for p in self.procs.values())
             self._restart_due()
             time.sleep(POLL_S)
         return False
 
+    def _on_signal(self, *_: object) -> None:
+        self._interrupted = True
+
+    def _claim_run_dir(self) -> None:
+        """Create the run dir, marked with our pid; first remove those of launchers that died (SIGKILL)
+        without removing theirs. A directory that exists and is not a dead launcher's is left alone."""
+        for marker in [*self.run_dir.parent.glob(f"amibot-*/{PID_FILE}"), self.run_dir / PID_FILE]:
+            if marker.exists() and not _launcher_alive(marker):
+                shutil.rmtree(marker.parent, ignore_errors=True)
+        if self.run_dir.exists():
+            return
+        self.run_dir.mkdir(parents=True)
+        (self.run_dir / PID_FILE).write_text(str(os.getpid()))
+        self._owns_run_dir = True
+
     def _shutdown(self) -> None:
         self._stop_backends()
-        for proc in reversed(self.order):
+        backends_last = sorted(reversed(self.order), key=lambda p: p.spec.role == "backend")
+        for proc in backends_last:
             self._terminate(proc)
         for pump in self._pumps:
             pump.join(timeout=1.0)
@@ -223,12 +259,25 @@ class Launcher:
                 proc.spec.rpc, curve=graph_client(self.spec.security.get("keys_dir", ""), "launcher", proc.spec.name)
             )
             try:
-                client.call("stop", timeout=0.5, retries=1)
-                self._say(f"{proc.spec.name}: robot commanded to stop")
+                self._latch_stop(proc.spec, client)
             except (RpcError, RpcTimeout) as exc:
                 self._say(f"{proc.spec.name}: stop command failed ({exc}); relying on its deadman")
             finally:
                 client.close()
+
+    def _latch_stop(self, spec: NodeSpec, client: RpcClient) -> None:
+        """Latched stop (the backend refuses every later command), then wait up to stop_timeout_s
+        until it reports the robot at rest, so the other nodes are stopped only after that."""
+        t0 = time.monotonic()
+        reply = _stop(client)
+        self._say(f"{spec.name}: robot commanded to stop (latched: {reply.get('latched', False)})")
+        while not reply.get("at_rest") and time.monotonic() - t0 < spec.stop_timeout_s:
+            time.sleep(POLL_S)
+            reply = _stop(client)
+        if reply.get("at_rest"):
+            self._say(f"{spec.name}: robot at rest after {time.monotonic() - t0:.2f} s")
+        else:
+            self._say(f"{spec.name}: robot not reported at rest within {spec.stop_timeout_s} s; stopping nodes anyway")
 
     def _terminate(self, proc: Proc) -> None:
         popen = proc.popen
@@ -253,3 +302,21 @@ class Launcher:
         for proc in self.order:
             restarts = f", {proc.restarts} restart(s)" if proc.restarts else ""
             self._say(f"  {proc.spec.name:<14} {proc.state:<9} {proc.describe_exit()}{restarts}")
+
+
+def _stop(client: RpcClient) -> dict[str, object]:
+    """The backend's reply to a latched stop: {"stopped", "latched", "at_rest"} (idempotent, so it is polled)."""
+    reply = client.call("stop", {"latch": True}, timeout=0.5, retries=1)
+    return reply if isinstance(reply, dict) else {}
+
+
+def _launcher_alive(marker: Path) -> bool:
+    """Whether the launcher whose pid a run dir's marker holds still runs (not us: we have no dir yet)."""
+    try:
+        pid = int(marker.read_text())
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (ValueError, OSError):  # being written, removed meanwhile, or another user's process
+        return True
+    return pid != os.getpid()

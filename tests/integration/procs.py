@@ -84,6 +84,20 @@ def wait_gone(pids: list[int], timeout: float = 5.0) -> list[int]:
     return [p for p in pids if alive(p)]
 
 
+def launched_by(launcher_pid: int) -> list[int]:
+    """Live processes a launcher started (their environment names its pid), whoever their parent is now."""
+    mark = f"AMIBOT_LAUNCHER_PID={launcher_pid}".encode()
+    found = []
+    for entry in Path("/proc").iterdir():
+        try:
+            env = (entry / "environ").read_bytes() if entry.name.isdigit() else b""
+        except OSError:  # exited meanwhile, or not ours to read
+            continue
+        if mark in env.split(b"\0") and alive(int(entry.name)):
+            found.append(int(entry.name))
+    return found
+
+
 def kill_all(pids: list[int]) -> None:
     for pid in pids:
         if alive(pid):

@@ -4,17 +4,20 @@ from __future__ import annotations
 
 import json
 import os
+import random
 import signal
+import time
 from pathlib import Path
 
-from tests.integration.procs import LaunchRun, wait_gone
+from tests.integration.procs import LaunchRun, launched_by, wait_gone
 
 
-def write_graph(tmp_path: Path, talker: str = "", listener: str = "") -> Path:
+def write_graph(tmp_path: Path, talker: str = "", listener: str = "", head: str = "") -> Path:
+    """A talker -> listener graph; head replaces the name and run_dir lines."""
+    head = head or f"name: itest\nrun_dir: {tmp_path}/run"
     path = tmp_path / "graph.yaml"
     path.write_text(
-        f"""name: itest
-run_dir: {tmp_path}/run
+        f"""{head}
 nodes:
   - name: talker
     module: tests.fixtures.talker
@@ -58,7 +61,7 @@ def test_sigkill_of_required_node_stops_backend_and_brings_graph_down(tmp_path: 
     assert run.wait() == 1, run.text
     assert "talker exited (killed by SIGKILL)" in run.text
     assert "listener: robot commanded to stop" in run.text
-    assert records(tmp_path)[-1] == {"stop": True}
+    assert records(tmp_path)[-1] == {"stop": True, "latch": True}
     assert "graph 'itest' failed; exit status 1" in run.text
     assert not wait_gone(list(pids.values())), "orphan processes left"
 
@@ -88,14 +91,55 @@ def test_ctrl_c_shuts_down_in_reverse_order_and_exits_zero(tmp_path: Path, runs:
     assert not wait_gone(list(run.pids().values()))
 
 
-def test_killing_the_launcher_leaves_no_orphans(tmp_path: Path, runs: list[LaunchRun]) -> None:
+def test_a_silent_required_node_is_killed_and_fails_the_graph(tmp_path: Path, runs: list[LaunchRun]) -> None:
     run = LaunchRun(write_graph(tmp_path))
     runs.append(run)
     run.wait_for("graph 'itest' up")
     pids = run.pids()
-    run.proc.kill()
-    run.proc.wait()
-    assert not wait_gone(list(pids.values())), "children outlived a SIGKILLed launcher"
+    os.kill(pids["talker"], signal.SIGSTOP)  # hung: alive, but no heartbeat and deaf to SIGTERM
+    assert run.wait(timeout=15) == 1, run.text
+    assert "talker: no heartbeat for 1." in run.text and "talker exited (killed by SIGKILL)" in run.text
+    assert not wait_gone(list(pids.values())), "orphan processes left"
+
+
+def test_a_silent_optional_node_is_restarted(tmp_path: Path, runs: list[LaunchRun]) -> None:
+    talker = "required: false\n    restart: {policy: on-failure, max_restarts: 1, backoff_s: 0.1}"
+    run = LaunchRun(write_graph(tmp_path, talker=talker))
+    runs.append(run)
+    run.wait_for("graph 'itest' up")
+    os.kill(run.pids()["talker"], signal.SIGSTOP)
+    run.wait_for("talker: no heartbeat for", timeout=10)
+    run.wait_for(r"restarting talker \(1/1\)")
+    assert run.proc.poll() is None, run.text
+    run.proc.send_signal(signal.SIGINT)
+    assert run.wait() == 0, run.text
+
+
+def test_sigkilled_launcher_leaves_no_process_and_the_next_removes_its_run_dir(
+    tmp_path: Path, runs: list[LaunchRun]
+) -> None:
+    """SIGKILL at random moments of start-up and running, every other time while it shuts down after a
+    SIGTERM (the nodes then get two SIGTERMs): no node outlives it; the next launcher sweeps its run dir."""
+    name = f"orphans{os.getpid()}"
+    path = write_graph(tmp_path, head=f"name: {name}")  # default run dir: /tmp/amibot-NAME-PID
+    rng = random.Random(15)
+    for i in range(8):
+        run = LaunchRun(path)
+        runs.append(run)
+        delay = rng.uniform(0.0, 1.4)
+        time.sleep(delay)
+        if i % 2:
+            run.proc.send_signal(signal.SIGTERM)
+            time.sleep(rng.uniform(0.0, 0.1))
+        run.kill()
+        deadline = time.monotonic() + 3.0
+        while (left := launched_by(run.proc.pid)) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert not left, f"round {i} (killed after {delay:.2f} s): nodes {left} outlived the launcher\n{run.text}"
+    final = LaunchRun(path, "listener.count=25")
+    runs.append(final)
+    assert final.wait() == 0, final.text
+    assert not list(Path("/tmp").glob(f"amibot-{name}-*")), "run dirs of dead launchers left behind"
 
 
 def test_a_node_that_never_gets_ready_fails_the_launch(tmp_path: Path, runs: list[LaunchRun]) -> None:

@@ -157,7 +157,41 @@ def test_bad_commands_are_rejected_counted_and_move_nothing(sim: SimProc) -> Non
 def test_stop_rpc_drops_the_command(sim: SimProc) -> None:
     sim.send(drive(0.3, seq=1))
     wait_steps(sim, 2)
-    assert sim.rpc.call("stop") == {"stopped": True}
+    assert sim.rpc.call("stop")["latched"] is False
     n = len(sim.steps())
     rows = wait_steps(sim, n + 10)[n:]
     assert not any(r["commanded"] for r in rows)
+
+
+def drive_for(sim: SimProc, steps: int) -> None:
+    for i in range(1, steps + 1):
+        sim.send(drive(0.3, seq=i))
+        wait_steps(sim, i)
+
+
+def test_latched_stop_refuses_every_command_and_brakes_to_rest_by_itself(tmp_path: Path) -> None:
+    sim = SimProc(tmp_path, lockstep_wait_s=30.0)  # lockstep: no step without a command, unless latched
+    try:
+        drive_for(sim, 6)
+        reply = sim.rpc.call("stop", {"latch": True})
+        assert reply["latched"] and not reply["at_rest"], reply
+        n = len(sim.steps())
+        deadline = time.monotonic() + 10
+        while not sim.rpc.call("stop", {"latch": True})["at_rest"]:
+            sim.send(drive(0.3, seq=100 + n))
+            assert time.monotonic() < deadline, "never at rest after a latched stop"
+            time.sleep(0.05)
+        rows = sim.steps()[n:]
+        assert rows and not any(r["commanded"] for r in rows)
+        assert np.abs(rows[-1]["base_vel"]).max() < 0.005
+        assert sim.rpc.call("stats")["counters"]["rejected_stop_latched"] >= 1
+    finally:
+        sim.close()
+
+
+def test_sigterm_brings_the_base_to_rest_before_the_node_exits(tmp_path: Path) -> None:
+    sim = SimProc(tmp_path, lockstep_wait_s=30.0)
+    drive_for(sim, 6)
+    assert np.abs(sim.steps()[-1]["base_vel"]).max() > 0.1
+    sim.close()  # SIGTERM while moving, exit code 0
+    assert np.abs(sim.steps()[-1]["base_vel"]).max() < 0.005

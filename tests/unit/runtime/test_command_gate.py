@@ -13,8 +13,8 @@ def cmd(seq: int = 5, source: str = "safety", episode: int = 2, valid_until: flo
                    seq=seq, episode=episode)  # fmt: skip
 
 
-def reason(msg: Command, current: Command | None = None) -> str | None:
-    why = refusal(msg, current, episode=2, n_arm=5, accept_sources=["safety"], now=10.0)
+def reason(msg: Command, current: Command | None = None, latched: bool = False) -> str | None:
+    why = refusal(msg, current, latched=latched, episode=2, n_arm=5, accept_sources=["safety"], now=10.0)
     return None if why is None else why[0]
 
 
@@ -27,3 +27,4 @@ def test_each_refusal_and_a_pass() -> None:
     assert reason(cmd(n=6)) == "shape"
     assert reason(cmd(seq=5), current=cmd(seq=5)) == "out_of_order"
     assert reason(cmd(seq=6), current=cmd(seq=5)) is None
+    assert reason(cmd(seq=6), current=cmd(seq=5), latched=True) == "stop_latched"  # a good command, refused

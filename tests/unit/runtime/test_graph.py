@@ -110,3 +110,29 @@ def test_param_references_resolve_with_type_and_follow_overrides(tmp_path: Path)
     cfg = node_config(spec, spec.nodes[1], source="t")
     assert cfg["count"] == 7 and cfg["record"] == f"ipc://{tmp_path}/run/listener.rpc"
     fails(tmp_path, body.replace("talker.params.rate_hz", "talker.params.nope"), "has no parameter 'nope'")
+
+
+def test_heartbeat_timeout_is_validated(tmp_path: Path) -> None:
+    fails(
+        tmp_path, TALKER.replace("}", ", heartbeat_timeout_s: 0.1}"), "heartbeat_timeout_s", "node 'talker'", ">= 0.3"
+    )
+
+
+def test_a_required_node_nobody_required_consumes_is_named(tmp_path: Path) -> None:
+    from agent.runtime.graph import advice
+
+    body = TALKER + LISTENER.replace("}", ", publishes: [seen]}")
+    assert advice(load_launch(graph(tmp_path, body))) == [
+        "node 'listener' is required, but no required node consumes its outputs (seen); "
+        "consider 'required: false' with a restart policy"
+    ]
+    optional_consumer = TALKER + LISTENER.replace("}", ", required: false}")
+    assert "node 'talker' is required" in advice(load_launch(graph(tmp_path, optional_consumer)))[0]
+    backend = TALKER.replace("}", ", role: backend}") + LISTENER.replace("}", ", required: false}")
+    assert advice(load_launch(graph(tmp_path, backend))) == []  # a backend is the robot: always needed
+
+
+def test_the_demo_graph_has_no_needlessly_required_node() -> None:
+    from agent.runtime.graph import advice
+
+    assert advice(load_launch(Path(__file__).resolve().parents[3] / "launch/sim_fetch.yaml")) == []
