@@ -15,7 +15,7 @@ import os
 import signal
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import numpy as np
@@ -152,12 +152,12 @@ def moving(row: dict) -> bool:
     return bool(np.max(np.abs(row["base_vel"])) > BASE_TOL or np.max(np.abs(row["arm_vel"])) > ARM_TOL)
 
 
-def wait_rows(tmp: Path, ok: object, what: str, timeout: float = 10.0) -> list[dict]:
+def wait_rows(tmp: Path, ok: Callable[[list[dict]], bool], what: str, timeout: float = 10.0) -> list[dict]:
     """Poll the sim log until ok(rows) holds."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         got = rows(tmp) if (tmp / "sim.jsonl").exists() else []
-        if got and ok(got):  # type: ignore[operator]
+        if got and ok(got):
             return got
         time.sleep(0.05)
     raise AssertionError(f"{what} within {timeout} s; last rows {rows(tmp)[-3:]}")
@@ -179,7 +179,7 @@ def fault_time(tmp: Path) -> float:
     return rows(tmp)[-1]["t"]  # sim time of the last step before the fault (a conservative bound)
 
 
-def measure_stop(tmp: Path, t_fault: float, fault: str) -> dict:
+def measure_stop(tmp: Path, t_fault: float, fault: str) -> None:
     """Onset and braking distance of the stop after a fault at sim time t_fault; fails on either bound."""
     at_rest = lambda r: r[-1]["t"] > t_fault + 0.3 and not any(moving(x) for x in r[-4:])  # noqa: E731
     log = [r for r in wait_rows(tmp, at_rest, "never came to rest after the fault") if r["t"] >= t_fault]
@@ -196,7 +196,6 @@ def measure_stop(tmp: Path, t_fault: float, fault: str) -> dict:
     STOPS.append(row)
     assert onset <= ONSET_S, f"{fault}: first braking step {onset:.3f} s after the fault (bound {ONSET_S} s)"
     assert braking <= bound, f"{fault}: braked over {braking:.3f} m from {v:.3f} m/s (bound {bound:.3f} m)"
-    return row
 
 
 @pytest.mark.parametrize(
