@@ -15,7 +15,6 @@ import numpy as np
 from agent.runtime.bus import RpcError, RpcTimeout
 from agent.runtime.messages import Command, Observation
 from agent.runtime.node import Node, NodeConfig, run_node
-from agent.runtime.schema import Message
 
 
 @dataclass
@@ -46,10 +45,9 @@ class ExpertNode(Node):
         self.sim = self.rpc_client(config.sim_rpc)
         self.last_obs_seq = -1
         self.last_done_episode = -1
-        self.on(config.obs_topic, self._on_obs)
+        self.on(config.obs_topic, self._on_obs, Observation)
 
-    def _on_obs(self, msg: Message) -> None:
-        assert isinstance(msg, Observation)
+    def _on_obs(self, msg: Observation) -> None:
         if msg.seq == self.last_obs_seq:
             return
         self.last_obs_seq = msg.seq

@@ -19,7 +19,6 @@ from agent.data.spec import DatasetSpec, action_vector, spec_from_features, stat
 from agent.data.writer import DatasetWriter
 from agent.runtime.messages import Command, Observation, TaskStatus
 from agent.runtime.node import Node, NodeConfig, run_node
-from agent.runtime.schema import Message
 
 
 @dataclass
@@ -67,10 +66,10 @@ class RecorderNode(Node):
         self.armed = not config.wait_for_info
         self.last_seen: int | None = None  # newest backend episode number seen
         self.saved = 0
-        self.on(config.obs_topic, self._on_obs)
-        self.on(config.command_topic, self._on_command)
+        self.on(config.obs_topic, self._on_obs, Observation)
+        self.on(config.command_topic, self._on_command, Command)
         if config.status_topic in config.inputs:
-            self.on(config.status_topic, self._on_status)
+            self.on(config.status_topic, self._on_status, TaskStatus)
 
     def setup(self) -> None:
         backend = self.rpc_client(self.cfg.backend_rpc)
@@ -109,12 +108,10 @@ class RecorderNode(Node):
         return self.writer
 
     # ----- inputs -------------------------------------------------------------------------
-    def _on_command(self, msg: Message) -> None:
-        assert isinstance(msg, Command)
+    def _on_command(self, msg: Command) -> None:
         self.command = (msg, time.monotonic())
 
-    def _on_obs(self, msg: Message) -> None:
-        assert isinstance(msg, Observation)
+    def _on_obs(self, msg: Observation) -> None:
         self.last_seen = msg.episode
         if msg.episode == self.closed_id or not self.armed:
             return
@@ -130,8 +127,7 @@ class RecorderNode(Node):
             self._flush_pending()
         self.pending = msg
 
-    def _on_status(self, msg: Message) -> None:
-        assert isinstance(msg, TaskStatus)
+    def _on_status(self, msg: TaskStatus) -> None:
         if msg.state in ("succeeded", "failed") and self.episode_id is not None:
             self._end(success=msg.state == "succeeded")
 

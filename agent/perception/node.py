@@ -13,7 +13,6 @@ from agent.perception.config import load_config
 from agent.perception.inference import ClipEncoder, checkpoint_config, encoder_mismatch
 from agent.runtime.messages import Latent, Observation
 from agent.runtime.node import Node, NodeConfig, run_node
-from agent.runtime.schema import Message
 
 
 @dataclass
@@ -65,7 +64,7 @@ class PerceptionNode(Node):
         self.cfg = config
         self.encoder: ClipEncoder | None = None
         self.model_name = config.model_name
-        self.on(config.obs_topic, self._on_obs)
+        self.on(config.obs_topic, self._on_obs, Observation)
 
     def setup(self) -> None:
         torch.set_num_threads(self.cfg.threads)
@@ -77,8 +76,8 @@ class PerceptionNode(Node):
             self.model_name = f"vjepa:{path.parent.name if path.name == CHECKPOINT else path.stem}:{step}"
         self.log.info("encoder %s loaded from %s", self.model_name, self.cfg.checkpoint)
 
-    def _on_obs(self, msg: Message) -> None:
-        assert isinstance(msg, Observation) and self.encoder is not None
+    def _on_obs(self, msg: Observation) -> None:
+        assert self.encoder is not None  # setup() ran
         self.encoder.push(msg.head, msg.episode)
         z = self.encoder.encode()
         if self.cfg.proprio:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import logging
 import time
 from collections import Counter
@@ -13,12 +14,17 @@ import msgpack
 import zmq
 
 from agent.runtime.codec import DEFAULT_MAX_BYTES, decode, encode
+from agent.runtime.messages import Heartbeat
 from agent.runtime.schema import Message, MessageError
 from agent.runtime.security import CurveClient, CurveServer, apply_client, apply_server
 
 log = logging.getLogger(__name__)
 HEARTBEAT_TOPIC = "heartbeat"
 _LOG_EVERY = 100  # after the first few, log one rejection in this many
+MAX_TOPIC_BYTES = 128  # longest topic a subscriber may ask for
+MAX_SPARE_TOPICS = 64  # distinct topics a publisher accepts subscriptions to before it has published them
+SUBSCRIPTION_MAX_BYTES = 1024  # inbound cap of a publisher socket: only subscriptions come in (Curve adds ~40 B)
+_MONITORS = itertools.count()  # unique monitor endpoints: pyzmq's default name reuses a closed socket's fd
 
 
 def context() -> zmq.Context:
@@ -67,7 +73,12 @@ class RejectCounter:
 
 
 class Publisher:
-    """Binds an endpoint and publishes typed messages; never blocks (PUB drops at the HWM)."""
+    """Binds an endpoint and publishes typed messages; never blocks (drops at the HWM).
+
+    What a peer can make it hold is bounded: subscriptions are applied by hand (XPUB_MANUAL) only to
+    topics it has published, plus up to MAX_SPARE_TOPICS others of at most MAX_TOPIC_BYTES (a
+    subscriber may connect before the first message); the rest are refused and counted.
+    """
 
     def __init__(
         self,
@@ -75,18 +86,53 @@ class Publisher:
         *,
         hwm: int = 100,
         curve: CurveServer | None = None,
-        max_bytes: int = DEFAULT_MAX_BYTES,
+        name: str = "pub",
     ) -> None:
         _prepare(endpoint)
         self.endpoint = endpoint
-        self.sock = _socket(zmq.PUB, hwm=hwm, max_bytes=max_bytes)
+        self.rejects = RejectCounter(f"{name} subscriptions")
+        self.sock = _socket(zmq.XPUB, hwm=hwm, max_bytes=DEFAULT_MAX_BYTES)
+        self.sock.setsockopt(zmq.MAXMSGSIZE, SUBSCRIPTION_MAX_BYTES)  # a longer one drops that peer
+        self.sock.setsockopt(zmq.XPUB_MANUAL, 1)
         if curve is not None:
             apply_server(self.sock, context(), curve)
         self.sock.bind(endpoint)
-        self._seq: Counter[str] = Counter()
+        self._seq: Counter[str] = Counter()  # also: the topics published so far
+        self._spare: set[bytes] = set()  # accepted topics not (yet) published, at most MAX_SPARE_TOPICS
+
+    def serve_subscriptions(self) -> None:
+        """Apply or refuse every queued (un)subscription; call when the socket is readable."""
+        sock = self.sock
+        while sock.get(zmq.EVENTS) & zmq.POLLIN:
+            try:
+                frame = sock.recv(zmq.NOBLOCK)
+            except zmq.Again:
+                break
+            if not frame or frame[0] not in (0, 1):
+                self.rejects.reject("bad_subscription", f"{frame[:32]!r}")
+            elif frame[0] == 0:
+                sock.setsockopt(zmq.UNSUBSCRIBE, frame[1:])
+            elif self._accepts(frame[1:]):
+                sock.setsockopt(zmq.SUBSCRIBE, frame[1:])
+
+    def _accepts(self, topic: bytes) -> bool:
+        if len(topic) > MAX_TOPIC_BYTES:
+            self.rejects.reject("subscription_too_long", f"{len(topic)} bytes > {MAX_TOPIC_BYTES}: {topic[:32]!r}")
+            return False
+        if topic in self._spare or topic.decode(errors="replace") in self._seq:
+            return True
+        if len(self._spare) < MAX_SPARE_TOPICS:
+            self._spare.add(topic)
+            return True
+        self.rejects.reject(
+            "too_many_topics", f"{topic[:32]!r}: {MAX_SPARE_TOPICS} unpublished topics already subscribed"
+        )
+        return False
 
     def publish(self, topic: str, msg: Message) -> Message:
         """Stamp (seq per topic; times if unset), validate and send. Returns the sent message."""
+        if self.sock.get(zmq.EVENTS) & zmq.POLLIN:  # subscriptions first, so none waits for the node's poll
+            self.serve_subscriptions()
         self._seq[topic] += 1
         msg.seq = self._seq[topic]
         if not msg.stamp_mono:
@@ -103,7 +149,10 @@ class Publisher:
 class Subscriber:
     """Connects to publishers; decodes, validates and counts rejects; drains latest-value topics.
 
-    The heartbeat topic is always subscribed so a node sees the liveness of its upstreams.
+    The heartbeat topic is always subscribed so a node sees the liveness of its upstreams. A topic
+    with a declared message type (expect()) counts any other type as a `wrong_type` reject. A dropped
+    link is reconnected at once and counted in `reconnects`: after a frame over the socket's size cap
+    ZeroMQ drops the link and never retries it, which would leave the node deaf to that publisher.
     """
 
     def __init__(
@@ -120,21 +169,65 @@ class Subscriber:
     ) -> None:
         self.endpoints = list(endpoints)
         self.topics = set(topics) | {HEARTBEAT_TOPIC}
+        self.types: dict[str, type[Message]] = {HEARTBEAT_TOPIC: Heartbeat}  # topic -> the type it carries
         self.latest = set(latest)
         self.max_bytes = max_bytes
         self.max_age = max_age
+        self.curve = curve
         self.rejects = RejectCounter(name)
         self.superseded: Counter[str] = Counter()  # latest-value messages dropped for a newer one, by topic
+        self.reconnects: Counter[str] = Counter()  # links dropped and reconnected, by endpoint
         self.sock = _socket(zmq.SUB, hwm=hwm, max_bytes=max_bytes)
         for topic in self.topics:
+            if len(topic.encode()) > MAX_TOPIC_BYTES:
+                raise ValueError(f"topic {topic[:40]!r}...: longer than {MAX_TOPIC_BYTES} bytes")
             self.sock.setsockopt(zmq.SUBSCRIBE, topic.encode())
+        # read it often: ZeroMQ's I/O thread blocks when this queue is full (~2000 events; one per dropped link)
+        self.monitor = self.sock.get_monitor_socket(
+            zmq.EVENT_DISCONNECTED, f"inproc://amibot.monitor.{next(_MONITORS)}"
+        )
+        self._poller = zmq.Poller()
+        self._poller.register(self.sock, zmq.POLLIN)
+        self._poller.register(self.monitor, zmq.POLLIN)
         for endpoint in self.endpoints:
             _prepare(endpoint)
-            if curve is not None:  # options are copied at connect(): one server key per endpoint
-                if endpoint not in curve:
-                    raise ValueError(f"no CurveZMQ server key given for {endpoint}")
-                apply_client(self.sock, curve[endpoint])
-            self.sock.connect(endpoint)
+            self._connect(endpoint)
+
+    def _connect(self, endpoint: str) -> None:
+        if self.curve is not None:  # options are copied at connect(): one server key per endpoint
+            if endpoint not in self.curve:
+                raise ValueError(f"no CurveZMQ server key given for {endpoint}")
+            apply_client(self.sock, self.curve[endpoint])
+        self.sock.connect(endpoint)
+
+    def expect(self, topic: str, msg_type: type[Message]) -> None:
+        """Accept only msg_type on topic; another type is counted as `wrong_type` and dropped."""
+        self.types[topic] = msg_type
+
+    def check_links(self) -> None:
+        """Reconnect every link the monitor reports dropped; call when the monitor socket is readable."""
+        while self.monitor.get(zmq.EVENTS) & zmq.POLLIN:
+            event, endpoint = _monitor_event(self.monitor.recv_multipart())
+            if event == zmq.EVENT_DISCONNECTED and endpoint in self.endpoints:
+                self._relink(endpoint)
+
+    def _relink(self, endpoint: str) -> None:
+        try:
+            self.sock.disconnect(endpoint)
+        except zmq.ZMQError:  # ZeroMQ already forgot the endpoint: connecting again is all that is needed
+            pass
+        self._connect(endpoint)
+        self.reconnects[endpoint] += 1
+        n = self.reconnects[endpoint]
+        if n <= 3 or n % _LOG_EVERY == 0:
+            log.warning(
+                "%s: link to %s dropped (the publisher went away, or sent a frame over the %d-byte socket cap); "
+                "reconnected (#%d)",
+                self.rejects.where,
+                endpoint,
+                2 * self.max_bytes,
+                n,
+            )
 
     def _read(self, flags: int) -> tuple[str, Message] | None:
         frames = self.sock.recv_multipart(copy=False, flags=flags)
@@ -145,18 +238,26 @@ class Subscriber:
             return None
         if topic not in self.topics:  # ZMQ filters by prefix; we want exact topics
             return None
+        expected = self.types.get(topic)
+        if expected is not None and not isinstance(msg, expected):
+            self.rejects.reject(
+                "wrong_type", f"topic '{topic}' carries {expected.TYPE}, got {msg.TYPE}{_sender(msg)}; dropped"
+            )
+            return None
         return topic, msg
 
     def recv(self, timeout: float | None = None) -> tuple[str, Message] | None:
         """Next valid message, or None when the timeout passes first (None = wait forever)."""
         deadline = None if timeout is None else time.monotonic() + timeout
         while True:
-            remaining = None if deadline is None else max(0.0, deadline - time.monotonic())
-            if not self.sock.poll(None if remaining is None else int(remaining * 1000)):
-                return None
-            got = self._read(zmq.NOBLOCK)
-            if got is not None:
-                return got
+            wait = None if deadline is None else int(max(0.0, deadline - time.monotonic()) * 1000)
+            ready = dict(self._poller.poll(wait))
+            if self.monitor in ready:
+                self.check_links()
+            if self.sock in ready:
+                got = self._read(zmq.NOBLOCK)
+                if got is not None:
+                    return got
             if deadline is not None and time.monotonic() >= deadline:
                 return None
 
@@ -181,7 +282,20 @@ class Subscriber:
         return [item for item in out if item is not None]
 
     def close(self) -> None:
+        self.sock.disable_monitor()  # first: a monitor closed while still attached can block ZeroMQ's I/O thread
+        self.monitor.close(linger=0)
         self.sock.close(linger=0)
+
+
+def _monitor_event(frames: list[bytes]) -> tuple[int, str]:
+    """(event id, endpoint) from a ZeroMQ socket-monitor message."""
+    return int.from_bytes(frames[0][:2], "little"), frames[1].decode(errors="replace")
+
+
+def _sender(msg: Message) -> str:
+    """' from NAME' when the message names who sent it, else ''."""
+    name = getattr(msg, "source", None) or getattr(msg, "node", None)
+    return f" from '{name}'" if isinstance(name, str) else ""
 
 
 class RpcError(RuntimeError):

@@ -9,13 +9,12 @@ import logging
 import os
 import signal
 import sys
-import threading
 import time
 from collections import Counter, deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any, ClassVar, TypeVar
 
 import zmq
 
@@ -25,6 +24,7 @@ from agent.runtime.messages import Heartbeat
 from agent.runtime.schema import Message
 from agent.runtime.security import CurveClient, CurveServer, graph_client
 
+M = TypeVar("M", bound=Message)
 PEER_TIMEOUT_S = 0.5  # a peer whose heartbeat is older than this is considered dead
 HANDLER_SAMPLES = 1000  # recent handler durations kept per topic for stats()
 
@@ -82,12 +82,12 @@ class Node:
         self.peers: dict[str, tuple[Heartbeat, float]] = {}
         self.ready = False
         self.health = "starting"
-        self._stop = threading.Event()
+        self._stop_requested = False  # a plain flag: set from signal handlers, which must not take locks
         self._started = time.monotonic()
         self._handlers: dict[str, Callable[[Message], None]] = {}
         self._handler_s: dict[str, deque[float]] = {}  # topic -> recent handler durations [s], bounded
         self._timers: list[_Timer] = []
-        self.pub = Publisher(config.publish, curve=self._curve_server(), max_bytes=config.max_msg_bytes)
+        self.pub = Publisher(config.publish, curve=self._curve_server(), name=config.name)
         self.sub: Subscriber | None = None
         if config.inputs:
             endpoints = sorted(set(config.inputs.values()))
@@ -106,9 +106,11 @@ class Node:
         )
         self.every(config.heartbeat_hz, self._heartbeat)
         self._poller = zmq.Poller()
-        for sock in (self.sub, self.rpc):
+        for sock in (self.pub, self.sub, self.rpc):  # the publisher's input: subscriptions to apply
             if sock is not None:
                 self._poller.register(sock.sock, zmq.POLLIN)
+        if self.sub is not None:
+            self._poller.register(self.sub.monitor, zmq.POLLIN)
 
     # ----- wiring -------------------------------------------------------------------------
     def _curve_server(self) -> CurveServer | None:
@@ -140,11 +142,16 @@ class Node:
             raise ConfigError(f"node {self.config.name}: no node name for rpc endpoint {endpoint} (key 'peers')")
         return RpcClient(endpoint, curve=graph_client(sec.keys_dir, self.config.name, server))
 
-    def on(self, topic: str, handler: Callable[[Message], None]) -> None:
-        """Call handler for each valid message on an input topic."""
-        if topic not in self.config.inputs:
+    def on(self, topic: str, handler: Callable[[M], None], msg_type: type[M]) -> None:
+        """Call handler for each valid msg_type message on an input topic; other types are counted rejects.
+
+        msg_type Message itself accepts every type (a relay)."""
+        if topic not in self.config.inputs or self.sub is None:
             raise ConfigError(f"node {self.config.name}: handler for '{topic}', which is not in 'inputs'")
-        self._handlers[topic] = handler
+        if topic == HEARTBEAT_TOPIC and msg_type is not Heartbeat:
+            raise ConfigError(f"node {self.config.name}: topic '{topic}' carries Heartbeat, not {msg_type.__name__}")
+        self.sub.expect(topic, msg_type)
+        self._handlers[topic] = handler  # type: ignore[assignment]  # called only with msg_type
 
     def every(self, hz: float, fn: Callable[[], None]) -> None:
         """Call fn at a fixed rate; a late timer skips missed ticks instead of bursting."""
@@ -160,6 +167,7 @@ class Node:
 
     def stats(self) -> dict[str, Any]:
         rejected = dict(self.sub.rejects.by_reason) if self.sub else {}
+        rejected.update({f"pub.{k}": v for k, v in self.pub.rejects.by_reason.items()})
         if self.rpc:
             rejected.update({f"rpc.{k}": v for k, v in self.rpc.rejects.by_reason.items()})
         return {
@@ -167,12 +175,13 @@ class Node:
             "counters": dict(self.counters),
             "rejected": rejected,
             "superseded": dict(self.sub.superseded) if self.sub else {},
+            "reconnects": dict(self.sub.reconnects) if self.sub else {},
             "handler_ms": {topic: _percentiles_ms(t) for topic, t in self._handler_s.items() if t},
         }
 
     @property
     def rejected_total(self) -> int:
-        total = self.sub.rejects.total if self.sub else 0
+        total = self.pub.rejects.total + (self.sub.rejects.total if self.sub else 0)
         return total + (self.rpc.rejects.total if self.rpc else 0)
 
     def peer_alive(self, name: str, now: float | None = None) -> bool:
@@ -188,11 +197,12 @@ class Node:
         """Release what setup() acquired; called once on the way out."""
 
     def request_stop(self) -> None:
-        self._stop.set()
+        """Ask the loop to end; safe from any thread and from a signal handler (sets a flag, takes no lock)."""
+        self._stop_requested = True
 
     @property
     def stopping(self) -> bool:
-        return self._stop.is_set()
+        return self._stop_requested
 
     # ----- loop ---------------------------------------------------------------------------
     def _heartbeat(self) -> None:
@@ -210,8 +220,8 @@ class Node:
 
     def _dispatch(self, topic: str, msg: Message) -> None:
         if topic == HEARTBEAT_TOPIC:
-            assert isinstance(msg, Heartbeat)
-            self.peers[msg.node] = (msg, time.monotonic())
+            if isinstance(msg, Heartbeat):  # the subscriber passes nothing else on this topic
+                self.peers[msg.node] = (msg, time.monotonic())
             if topic not in self._handlers:
                 return
         handler = self._handlers.get(topic)
@@ -234,9 +244,14 @@ class Node:
     def spin_once(self, timeout: float) -> None:
         """Wait up to timeout for input, then handle inputs, RPCs and due timers."""
         ready = dict(self._poller.poll(max(0, int(timeout * 1000))))
-        if self.sub and self.sub.sock in ready:
-            for topic, msg in self.sub.drain():
-                self._dispatch(topic, msg)
+        if self.pub.sock in ready:
+            self.pub.serve_subscriptions()
+        if self.sub:
+            if self.sub.monitor in ready:
+                self.sub.check_links()
+            if self.sub.sock in ready:
+                for topic, msg in self.sub.drain():
+                    self._dispatch(topic, msg)
         if self.rpc and self.rpc.sock in ready:
             self.rpc.handle_pending()
         now = time.monotonic()
@@ -262,7 +277,7 @@ class Node:
             self.health = "ok"
             self.log.info("ready (publish %s)", self.config.publish)
             self._heartbeat()
-            while not self._stop.is_set():
+            while not self._stop_requested:
                 next_due = min(t.due for t in self._timers)
                 self.spin_once(min(0.05, max(0.0, next_due - time.monotonic())))
             self.health = "stopping"
@@ -324,6 +339,6 @@ def run_node(node_cls: type[Node], argv: Sequence[str] | None = None) -> int:
     configure_logging(config.name, config.log_level)
     _die_with_parent()
     node = node_cls(config)
-    for sig in (signal.SIGTERM, signal.SIGINT):
+    for sig in (signal.SIGTERM, signal.SIGINT):  # async-safe: only sets a flag the loop reads within 50 ms
         signal.signal(sig, lambda *_: node.request_stop())
     return node.run()

@@ -26,7 +26,7 @@ class RelayNode(Node):
 
     def __init__(self, config: RelayConfig) -> None:
         super().__init__(config)
-        self.on(config.input, self._forward)
+        self.on(config.input, self._forward, Message)  # any type: forwarded as is
 
     def _forward(self, msg: Message) -> None:
         self.publish(self.config.output, msg)  # type: ignore[attr-defined]

@@ -12,7 +12,6 @@ from agent.runtime.bus import RpcError, RpcTimeout
 from agent.runtime.config import ConfigError
 from agent.runtime.messages import Command, Observation, SafetyEvent, Surprise
 from agent.runtime.node import Node, run_node
-from agent.runtime.schema import Message
 from agent.safety.config import SafetyConfig
 from agent.safety.constraints import Intervention
 from agent.safety.envelope import EnvelopeRules
@@ -45,10 +44,10 @@ class SafetyNode(Node):
         self.last_obs_seq = -1  # seq of the newest observation; it only grows while the backend lives
         self.surprise_until = 0.0
         self.fault_reasons: frozenset[str] = frozenset()
-        self.on(config.proposed_topic, self._on_proposed)
-        self.on(config.obs_topic, self._on_obs)
+        self.on(config.proposed_topic, self._on_proposed, Command)
+        self.on(config.obs_topic, self._on_obs, Observation)
         if config.surprise_topic in config.inputs:
-            self.on(config.surprise_topic, self._on_surprise)
+            self.on(config.surprise_topic, self._on_surprise, Surprise)
         self.every(config.control_hz, self._tick)
 
     # ----- lifecycle ----------------------------------------------------------------------
@@ -167,8 +166,7 @@ class SafetyNode(Node):
         return self._estop_dict()
 
     # ----- inputs -------------------------------------------------------------------------
-    def _on_obs(self, msg: Message) -> None:
-        assert isinstance(msg, Observation)
+    def _on_obs(self, msg: Observation) -> None:
         self.counters["in.obs"] += 1
         prev = self.monitor.obs
         if prev is not None and msg.episode != prev.episode and msg.seq > self.last_obs_seq:
@@ -191,8 +189,7 @@ class SafetyNode(Node):
         if state.resume_needed and not state.tripped:
             self._resume(f"new episode {episode}")
 
-    def _on_surprise(self, msg: Message) -> None:
-        assert isinstance(msg, Surprise)
+    def _on_surprise(self, msg: Surprise) -> None:
         self.counters["in.surprise"] += 1
         if msg.value > msg.threshold:
             self.surprise_until = time.monotonic() + self.cfg.watchdog.surprise_hold_s
@@ -219,8 +216,7 @@ class SafetyNode(Node):
             self.monitor.hold(now)  # motion resumes only on commands issued after every fault cleared
         return found
 
-    def _on_proposed(self, msg: Message) -> None:
-        assert isinstance(msg, Command)
+    def _on_proposed(self, msg: Command) -> None:
         self.counters["proposed"] += 1
         now = time.monotonic()
         decision = self._decide(lambda: self.monitor.propose(msg, now, self._faults(now, now)), now)

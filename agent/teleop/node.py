@@ -9,7 +9,6 @@ from typing import Any, Literal
 from agent.runtime.bus import RpcError, RpcTimeout
 from agent.runtime.messages import Command, Observation, TaskStatus
 from agent.runtime.node import Node, NodeConfig, run_node
-from agent.runtime.schema import Message
 from agent.teleop.gamepad import GamepadConfig, GamepadSource
 from agent.teleop.source import ESTOP, NEXT, QUIT, RERECORD, DeviceError, TeleopSource
 
@@ -66,9 +65,9 @@ class TeleopNode(Node):
         self.seed = config.seed
         self.done_episodes = 0
         self.estopped = False
-        self.on("obs", self._on_obs)
+        self.on("obs", self._on_obs, Observation)
         if "task_status" in config.inputs:
-            self.on("task_status", self._on_status)
+            self.on("task_status", self._on_status, TaskStatus)
         self.every(config.rate_hz, self._tick)
 
     def setup(self) -> None:
@@ -111,12 +110,10 @@ class TeleopNode(Node):
                 client.close()
 
     # ----- loop ---------------------------------------------------------------------------
-    def _on_obs(self, msg: Message) -> None:
-        assert isinstance(msg, Observation)
+    def _on_obs(self, msg: Observation) -> None:
         self.obs = msg
 
-    def _on_status(self, msg: Message) -> None:
-        assert isinstance(msg, TaskStatus)
+    def _on_status(self, msg: TaskStatus) -> None:
         if self.cfg.auto_next and msg.state in ("succeeded", "failed"):
             self._handle(NEXT)
 
