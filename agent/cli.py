@@ -123,6 +123,7 @@ DELEGATED = {
     "teleop": ("agent.teleop.cli", "drive by hand and record episodes"),
     "record": ("agent.data.record_cli", "generate demonstrations with the sim expert"),
     "dataset": ("agent.data.dataset_cli", "info | replay | validate a recorded dataset"),
+    "encode": ("agent.world_model.latent_cache", "cache the encoder's latents of a dataset (world-model training)"),
 }
 
 

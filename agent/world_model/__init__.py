@@ -1,0 +1,1 @@
+"""Action-conditioned latent world model: latent cache, predictor, training."""
