@@ -341,4 +341,7 @@ def run_node(node_cls: type[Node], argv: Sequence[str] | None = None) -> int:
     node = node_cls(config)
     for sig in (signal.SIGTERM, signal.SIGINT):  # async-safe: only sets a flag the loop reads within 50 ms
         signal.signal(sig, lambda *_: node.request_stop())
-    return node.run()
+    code = node.run()
+    for sig in (signal.SIGTERM, signal.SIGINT):  # stopped: Python's exit restores the default (death by signal)
+        signal.signal(sig, signal.SIG_IGN)
+    return code
