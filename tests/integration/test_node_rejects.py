@@ -1,4 +1,4 @@
-"""A real node process fed every class of malformed frame keeps running and counts each by reason."""
+"""A real node process fed every class of malformed or wrong-typed frame keeps running and counts each by reason."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ import zmq
 
 from agent.runtime.bus import RpcClient, context
 from agent.runtime.codec import encode
-from agent.runtime.messages import Command
+from agent.runtime.messages import Command, Observation
 from tests.integration.procs import start_node, wait_ready
 
 
@@ -20,6 +20,13 @@ def good(x: float = 0.1) -> list:
     """Frames of a command (not validated on this side, so bad values can be sent)."""
     msg = Command(base_vel=np.array([x, 0, 0]), arm=np.zeros(5), gripper=0.5, valid_until=1.0, source="t")
     return [f if isinstance(f, bytes) else f.tobytes() for f in encode("cmd", msg, validate=False)]
+
+
+def observation(topic: str) -> list:
+    """Frames of a valid observation on topic: well-formed, but not what 'cmd' or 'heartbeat' carry."""
+    z, q = np.zeros(3), np.zeros(5)
+    msg = Observation(head=np.zeros((8, 8, 3), np.uint8), base_pose=z, base_vel=z, arm=q, arm_vel=q)
+    return [f if isinstance(f, bytes) else bytes(f) for f in encode(topic, msg)]
 
 
 def malformed() -> dict[str, list[list[bytes]]]:
@@ -41,6 +48,7 @@ def malformed() -> dict[str, list[list[bytes]]]:
         "nonfinite": [good(float("nan"))],
         "range": [good(99.0)],
         "oversize": [[frames[0], frames[1], b"\0" * 300_000]],
+        "wrong_type": [observation("cmd"), observation("heartbeat")],  # the latter used to kill every node
     }
 
 
