@@ -119,11 +119,11 @@ def test_sigkilled_launcher_leaves_no_process_and_the_next_removes_its_run_dir(
     tmp_path: Path, runs: list[LaunchRun]
 ) -> None:
     """SIGKILL at random moments of start-up and running, every other time while it shuts down after a
-    SIGTERM (the nodes then get two SIGTERMs): no node outlives it; the next launcher sweeps its run dir."""
+    SIGTERM (the nodes then get two SIGTERMs), 6 rounds: no node outlives it; the next launcher sweeps its run dir."""
     name = f"orphans{os.getpid()}"
     path = write_graph(tmp_path, head=f"name: {name}")  # default run dir: /tmp/amibot-NAME-PID
     rng = random.Random(15)
-    for i in range(8):
+    for i in range(6):
         run = LaunchRun(path)
         runs.append(run)
         delay = rng.uniform(0.0, 1.4)

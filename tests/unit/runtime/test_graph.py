@@ -118,14 +118,17 @@ def test_heartbeat_timeout_is_validated(tmp_path: Path) -> None:
     )
 
 
-def test_a_required_node_nobody_required_consumes_is_named(tmp_path: Path) -> None:
+def test_a_required_node_nobody_required_consumes_is_named(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
     from agent.runtime.graph import advice
 
     body = TALKER + LISTENER.replace("}", ", publishes: [seen]}")
-    assert advice(load_launch(graph(tmp_path, body))) == [
+    with caplog.at_level("WARNING", logger="amibot.launch"):  # what `amibot launch --check` shows
+        spec = load_launch(graph(tmp_path, body))
+    assert advice(spec) == [
         "node 'listener' is required, but no required node consumes its outputs (seen); "
         "consider 'required: false' with a restart policy"
     ]
+    assert "g.yaml: node 'listener' is required" in caplog.text
     optional_consumer = TALKER + LISTENER.replace("}", ", required: false}")
     assert "node 'talker' is required" in advice(load_launch(graph(tmp_path, optional_consumer)))[0]
     backend = TALKER.replace("}", ", role: backend}") + LISTENER.replace("}", ", required: false}")
