@@ -118,8 +118,8 @@ def test_a_silent_optional_node_is_restarted(tmp_path: Path, runs: list[LaunchRu
 def test_sigkilled_launcher_leaves_no_process_and_the_next_removes_its_run_dir(
     tmp_path: Path, runs: list[LaunchRun]
 ) -> None:
-    """SIGKILL at random moments of start-up and running, every other time while it shuts down after a
-    SIGTERM (the nodes then get two SIGTERMs), 6 rounds: no node outlives it; the next launcher sweeps its run dir."""
+    """SIGKILL at random moments of start-up and running, every other round while it shuts down after a
+    SIGTERM (the nodes then get two SIGTERMs): no node outlives it; the next launcher sweeps its run dir."""
     name = f"orphans{os.getpid()}"
     path = write_graph(tmp_path, head=f"name: {name}")  # default run dir: /tmp/amibot-NAME-PID
     rng = random.Random(15)
