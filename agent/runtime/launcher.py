@@ -33,7 +33,7 @@ class Proc:
     spec: NodeSpec
     config_path: Path
     popen: subprocess.Popen[bytes] | None = None
-    state: str = "pending"  # pending, starting, running, restarting, exited, failed, stopped
+    state: str = "pending"  # pending, starting, running, silent (being killed), restarting, exited, failed, stopped
     restarts: int = 0
     returncode: int | None = None
     restart_at: float = 0.0

@@ -12,7 +12,7 @@ import yaml
 from agent.perception.clips import ClipDataset, synthetic_episodes
 from agent.perception.config import config_from_dict
 from agent.perception.train import train
-from tests.integration.procs import LaunchRun, kill_all
+from tests.integration.procs import LaunchRun, kill_all, launched_by
 
 ENCODER = dict(img_size=32, frames=4, dim=32, depth=1, heads=2, pred_dim=16, pred_depth=1, pred_heads=2)
 
@@ -36,5 +36,5 @@ def runs() -> Iterator[list[LaunchRun]]:
     started: list[LaunchRun] = []
     yield started
     for run in started:
-        kill_all(list(run.pids().values()))
+        kill_all([*run.pids().values(), *launched_by(run.proc.pid)])
         run.kill()
