@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 from collections.abc import Sequence
 
-TRAINERS = {"encoder": "agent.perception.train"}
+TRAINERS = {"encoder": "agent.perception.train", "world-model": "agent.world_model.train"}
 
 
 def main(argv: Sequence[str]) -> int:

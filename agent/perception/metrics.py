@@ -28,9 +28,9 @@ class MetricsLog:
         return [json.loads(line) for line in self.path.read_text().splitlines() if line]
 
 
-def plot_metrics(rows: list[dict[str, Any]], path: Path) -> None:
+def plot_metrics(rows: list[dict[str, Any]], path: Path, groups: list[tuple[str, ...]] = PANELS) -> None:
     """One panel per metric group against step (matplotlib's Agg canvas, no display needed)."""
-    panels = [keys for keys in PANELS if any(k in r for r in rows for k in keys)]
+    panels = [keys for keys in groups if any(k in r for r in rows for k in keys)]
     fig = Figure(figsize=(4 * max(1, len(panels)), 3.2))
     axes = fig.subplots(1, max(1, len(panels)), squeeze=False)[0]
     for ax, keys in zip(axes, panels, strict=False):

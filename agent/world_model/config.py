@@ -102,3 +102,13 @@ def config_from_dict(raw: Any, source: str = "<dict>") -> Config:
 def load_config(path: str | Path) -> Config:
     """Read a world-model YAML file (see configs/models/world_model_tiny.yaml)."""
     return runtime_load_config(Config, Path(path))
+
+
+def interface_mismatch(cfg: ModelConfig, actual: dict[str, tuple[int, str]]) -> list[str]:
+    """'model.NAME: config X, SOURCE Y' for each interface width that differs from what a source
+    (encoder, dataset, robot) provides; `actual` maps a ModelConfig field to (value, source)."""
+    return [
+        f"model.{name}: config {getattr(cfg, name)}, {source} {value}"
+        for name, (value, source) in actual.items()
+        if getattr(cfg, name) != value
+    ]
