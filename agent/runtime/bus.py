@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import itertools
 import logging
+import os
+import socket
 import time
 from collections import Counter
 from collections.abc import Callable, Iterable
@@ -22,8 +24,8 @@ log = logging.getLogger(__name__)
 HEARTBEAT_TOPIC = "heartbeat"
 _LOG_EVERY = 100  # after the first few, log one rejection in this many
 MAX_TOPIC_BYTES = 128  # longest topic a subscriber may ask for
-MAX_SPARE_TOPICS = 64  # distinct topics a publisher accepts subscriptions to before it has published them
-SUBSCRIPTION_MAX_BYTES = 1024  # inbound cap of a publisher socket: only subscriptions come in (Curve adds ~40 B)
+MAX_PEER_SUBSCRIPTIONS = 64  # subscriptions one connection may hold at a publisher; more and it is cut
+SUBSCRIPTION_MAX_BYTES = 512  # inbound cap of a publisher socket (subscriptions; also the CurveZMQ handshake)
 _MONITORS = itertools.count()  # unique monitor endpoints: pyzmq's default name reuses a closed socket's fd
 
 
@@ -75,9 +77,10 @@ class RejectCounter:
 class Publisher:
     """Binds an endpoint and publishes typed messages; never blocks (drops at the HWM).
 
-    What a peer can make it hold is bounded: subscriptions are applied by hand (XPUB_MANUAL) only to
-    topics it has published, plus up to MAX_SPARE_TOPICS others of at most MAX_TOPIC_BYTES (a
-    subscriber may connect before the first message); the rest are refused and counted.
+    What one peer can make it hold is bounded. ZeroMQ keeps each subscription a connection sent until
+    that connection ends, so subscriptions are read by hand (XPUB_MANUAL) and counted per connection:
+    one that sends more than MAX_PEER_SUBSCRIPTIONS is cut (which frees them all; the peer may come
+    back), and a subscription message over SUBSCRIPTION_MAX_BYTES makes ZeroMQ cut it by itself.
     """
 
     def __init__(
@@ -92,42 +95,58 @@ class Publisher:
         self.endpoint = endpoint
         self.rejects = RejectCounter(f"{name} subscriptions")
         self.sock = _socket(zmq.XPUB, hwm=hwm, max_bytes=DEFAULT_MAX_BYTES)
-        self.sock.setsockopt(zmq.MAXMSGSIZE, SUBSCRIPTION_MAX_BYTES)  # a longer one drops that peer
+        self.sock.setsockopt(zmq.MAXMSGSIZE, SUBSCRIPTION_MAX_BYTES)
         self.sock.setsockopt(zmq.XPUB_MANUAL, 1)
+        # new connections (their fd): read with the subscriptions; a full queue would block ZeroMQ's I/O thread
+        self.monitor = self.sock.get_monitor_socket(zmq.EVENT_ACCEPTED, f"inproc://amibot.monitor.{next(_MONITORS)}")
         if curve is not None:
             apply_server(self.sock, context(), curve)
         self.sock.bind(endpoint)
-        self._seq: Counter[str] = Counter()  # also: the topics published so far
-        self._spare: set[bytes] = set()  # accepted topics not (yet) published, at most MAX_SPARE_TOPICS
+        self._seq: Counter[str] = Counter()
+        self._held: Counter[int] = Counter()  # connection fd -> subscriptions it holds here
 
     def serve_subscriptions(self) -> None:
-        """Apply or refuse every queued (un)subscription; call when the socket is readable."""
+        """Apply, refuse or cut every queued (un)subscription; call when the socket is readable."""
+        while self.monitor.get(zmq.EVENTS) & zmq.POLLIN:  # a new connection on a reused fd starts from 0
+            frames = self.monitor.recv_multipart()
+            self._held.pop(int.from_bytes(frames[0][2:6], "little"), None)
         sock = self.sock
         while sock.get(zmq.EVENTS) & zmq.POLLIN:
             try:
-                frame = sock.recv(zmq.NOBLOCK)
+                frame = sock.recv(zmq.NOBLOCK, copy=False)
             except zmq.Again:
                 break
-            if not frame or frame[0] not in (0, 1):
-                self.rejects.reject("bad_subscription", f"{frame[:32]!r}")
-            elif frame[0] == 0:
-                sock.setsockopt(zmq.UNSUBSCRIBE, frame[1:])
-            elif self._accepts(frame[1:]):
-                sock.setsockopt(zmq.SUBSCRIBE, frame[1:])
+            self._serve(frame)
 
-    def _accepts(self, topic: bytes) -> bool:
-        if len(topic) > MAX_TOPIC_BYTES:
-            self.rejects.reject("subscription_too_long", f"{len(topic)} bytes > {MAX_TOPIC_BYTES}: {topic[:32]!r}")
-            return False
-        if topic in self._spare or topic.decode(errors="replace") in self._seq:
-            return True
-        if len(self._spare) < MAX_SPARE_TOPICS:
-            self._spare.add(topic)
-            return True
+    def _serve(self, frame: zmq.Frame) -> None:
+        data, fd = frame.bytes, _source_fd(frame)
+        if data[:1] == b"\0":
+            self.sock.setsockopt(zmq.UNSUBSCRIBE, data[1:])
+            if self._held[fd] > 0:
+                self._held[fd] -= 1
+        elif data[:1] != b"\1":
+            self.rejects.reject("bad_subscription", f"{data[:32]!r} is not a (un)subscription")
+        elif fd >= 0 and self._held[fd] >= MAX_PEER_SUBSCRIPTIONS:
+            self._cut(fd, frame)
+        elif len(data) - 1 > MAX_TOPIC_BYTES:
+            self._held[fd] += 1
+            self.rejects.reject("subscription_too_long", f"{len(data) - 1} bytes > {MAX_TOPIC_BYTES}: {data[1:33]!r}")
+        else:
+            self._held[fd] += 1
+            self.sock.setsockopt(zmq.SUBSCRIBE, data[1:])
+
+    def _cut(self, fd: int, frame: zmq.Frame) -> None:
+        """Close the connection on fd: ZeroMQ then drops it and everything it subscribed."""
+        self._held.pop(fd, None)
+        try:
+            with socket.socket(fileno=os.dup(fd)) as conn:
+                conn.shutdown(socket.SHUT_RDWR)
+        except OSError:  # gone already
+            pass
         self.rejects.reject(
-            "too_many_topics", f"{topic[:32]!r}: {MAX_SPARE_TOPICS} unpublished topics already subscribed"
+            "subscription_flood",
+            f"peer {frame.get('Peer-Address')} sent more than {MAX_PEER_SUBSCRIPTIONS} subscriptions; cut off",
         )
-        return False
 
     def publish(self, topic: str, msg: Message) -> Message:
         """Stamp (seq per topic; times if unset), validate and send. Returns the sent message."""
@@ -143,6 +162,8 @@ class Publisher:
         return msg
 
     def close(self) -> None:
+        self.sock.disable_monitor()  # first: a monitor closed while still attached can block ZeroMQ's I/O thread
+        self.monitor.close(linger=0)
         self.sock.close(linger=0)
 
 
@@ -285,6 +306,14 @@ class Subscriber:
         self.sock.disable_monitor()  # first: a monitor closed while still attached can block ZeroMQ's I/O thread
         self.monitor.close(linger=0)
         self.sock.close(linger=0)
+
+
+def _source_fd(frame: zmq.Frame) -> int:
+    """The fd of the connection a subscription came on; -1 for those ZeroMQ makes when a connection ends."""
+    try:
+        return frame.get(zmq.SRCFD)
+    except zmq.ZMQError:  # no metadata
+        return -1
 
 
 def _monitor_event(frames: list[bytes]) -> tuple[int, str]:

@@ -109,6 +109,7 @@ class Node:
         for sock in (self.pub, self.sub, self.rpc):  # the publisher's input: subscriptions to apply
             if sock is not None:
                 self._poller.register(sock.sock, zmq.POLLIN)
+        self._poller.register(self.pub.monitor, zmq.POLLIN)
         if self.sub is not None:
             self._poller.register(self.sub.monitor, zmq.POLLIN)
 
@@ -244,7 +245,7 @@ class Node:
     def spin_once(self, timeout: float) -> None:
         """Wait up to timeout for input, then handle inputs, RPCs and due timers."""
         ready = dict(self._poller.poll(max(0, int(timeout * 1000))))
-        if self.pub.sock in ready:
+        if self.pub.sock in ready or self.pub.monitor in ready:
             self.pub.serve_subscriptions()
         if self.sub:
             if self.sub.monitor in ready:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -101,3 +103,52 @@ def test_node_survives_and_counts_malformed_input(tmp_path: Path) -> None:
         node.terminate()
         assert node.wait(timeout=5) == 0, "SIGTERM must stop the node cleanly with exit code 0"
         raw.close()
+
+
+FLOOD = """
+import sys, zmq
+peer = zmq.Context().socket(zmq.XSUB)
+peer.connect(sys.argv[1])
+peer.send(b"\x01heartbeat")
+peer.recv_multipart()  # connected: from now on every subscription reaches the publisher
+for i in range(20_000):  # distinct topics of 120 bytes: ~100 MB of subscription trie in a publisher that keeps them
+    peer.send(b"\\x01" + b"%08d" % i * 15)
+print("sent", flush=True)
+sys.stdin.read()
+"""
+
+
+def rss_mb(pid: int) -> float:
+    status = Path(f"/proc/{pid}/status").read_text()
+    return int(next(line for line in status.splitlines() if line.startswith("VmRSS")).split()[1]) / 1024
+
+
+def test_a_peer_flooding_subscriptions_cannot_grow_the_publisher(tmp_path: Path) -> None:
+    config = tmp_path / "listener.yaml"
+    publish = f"ipc://{tmp_path}/l.pub"
+    inputs = {"cmd": f"ipc://{tmp_path}/nobody.pub"}
+    config.write_text(
+        json.dumps({"name": "listener", "publish": publish, "rpc": f"ipc://{tmp_path}/l.rpc", "inputs": inputs})
+    )
+    node = start_node("tests.fixtures.listener", config)
+    client = RpcClient(f"ipc://{tmp_path}/l.rpc")
+    flood = subprocess.Popen([sys.executable, "-c", FLOOD, publish], stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+    try:
+        wait_ready(node, client)
+        before = rss_mb(node.pid)
+        assert flood.stdout is not None and flood.stdout.readline() == b"sent\n"
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:  # until the node cuts the peer, or (old code) holds what it sent
+            cut = client.call("stats")["rejected"].get("pub.subscription_flood", 0)
+            grown = rss_mb(node.pid) - before
+            if cut or grown > 30:
+                break
+            time.sleep(0.05)
+        assert cut and grown < 30, f"cut {cut} time(s); RSS grew {grown:.0f} MB"
+        assert node.poll() is None
+    finally:
+        flood.kill()
+        flood.wait()
+        client.close()
+        node.terminate()
+        assert node.wait(timeout=5) == 0
