@@ -11,7 +11,7 @@ import yaml
 
 from agent import train_cli
 from agent.world_model import latent_cache
-from agent.world_model.checkpoint import CHECKPOINT, export_model, load_model
+from agent.world_model.checkpoint import CHECKPOINT, load_model, main
 from agent.world_model.config import config_from_dict
 from agent.world_model.train import train
 from tests.unit.data.helpers import SPEC
@@ -111,7 +111,7 @@ def test_resume_matches_uninterrupted_run_and_export_is_fp16(tmp_path: Path) -> 
     with pytest.raises(ValueError, match=r"model.proj_dim: checkpoint 4, config 8"):
         train(other, eps, held, tmp_path / "full", {}, resume=True, progress=False)
 
-    path = export_model(tmp_path / "full" / CHECKPOINT, tmp_path / "wm.pt")
+    assert main(["export", str(tmp_path / "full" / CHECKPOINT), str(path := tmp_path / "wm.pt")]) == 0
     state = torch.load(path, weights_only=True)
     assert "optimizer" not in state and state["model"]["proj.weight"].dtype == torch.float16
     half, _ = load_model(path)
