@@ -97,7 +97,7 @@ class Publisher:
         self.sock = _socket(zmq.XPUB, hwm=hwm, max_bytes=DEFAULT_MAX_BYTES)
         self.sock.setsockopt(zmq.MAXMSGSIZE, SUBSCRIPTION_MAX_BYTES)
         self.sock.setsockopt(zmq.XPUB_MANUAL, 1)
-        # new connections (their fd): read with the subscriptions; a full queue would block ZeroMQ's I/O thread
+        # new connections (their fd); poll it too (a node does): ~2000 unread events block ZeroMQ's I/O thread
         self.monitor = self.sock.get_monitor_socket(zmq.EVENT_ACCEPTED, f"inproc://amibot.monitor.{next(_MONITORS)}")
         if curve is not None:
             apply_server(self.sock, context(), curve)
@@ -284,6 +284,7 @@ class Subscriber:
 
     def drain(self) -> list[tuple[str, Message]]:
         """Everything queued now, in order, with each latest-value topic reduced to its newest."""
+        self.check_links()  # also for owners that poll only the data socket (the launcher)
         out: list[tuple[str, Message]] = []
         newest: dict[str, int] = {}
         sock = self.sock
