@@ -13,7 +13,8 @@ def kstep_errors(model: WorldModel, batch: dict[str, Tensor], history: int, ks: 
     """Mean L1 per latent entry at each k: the model's rollout, and copy-last, from `history` true steps.
 
     batch: z [B, history + K, tokens, D], proprio, action (K = max(ks)). Keys: model_kN, copy_kN,
-    shuffled_kN (the same rollout driven by another window's actions) and proprio_kN.
+    shuffled_kN (the same rollout driven by another window's actions), proprio_kN and proprio_copy_kN
+    (normalised proprio).
     """
     z, s, a = batch["z"], batch["proprio"], batch["action"]
     h, big_k = history, max(ks)
@@ -29,4 +30,5 @@ def kstep_errors(model: WorldModel, batch: dict[str, Tensor], history: int, ks: 
                 out[f"proprio_k{k}"] = float(((s_ro[:, k - 1] - s[:, h - 1 + k]) / model.proprio_std).abs().mean())
     for k in ks:
         out[f"copy_k{k}"] = float((z[:, h - 1] - z[:, h - 1 + k]).abs().mean())
+        out[f"proprio_copy_k{k}"] = float(((s[:, h - 1] - s[:, h - 1 + k]) / model.proprio_std).abs().mean())
     return out
