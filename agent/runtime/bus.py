@@ -104,6 +104,7 @@ class Publisher:
         self.sock.bind(endpoint)
         self._seq: Counter[str] = Counter()
         self._held: Counter[int] = Counter()  # connection fd -> subscriptions it holds here
+        self._serve_at = 0.0  # publish() looks for pending subscriptions from then on
 
     def serve_subscriptions(self) -> None:
         """Apply, refuse or cut every queued (un)subscription; call when the socket is readable."""
@@ -150,12 +151,15 @@ class Publisher:
 
     def publish(self, topic: str, msg: Message) -> Message:
         """Stamp (seq per topic; times if unset), validate and send. Returns the sent message."""
-        if self.sock.get(zmq.EVENTS) & zmq.POLLIN:  # subscriptions first, so none waits for the node's poll
-            self.serve_subscriptions()
+        now = time.monotonic()
+        if now >= self._serve_at:  # pending subscriptions first (a node also polls them), at most 1 ms apart
+            self._serve_at = now + 0.001
+            if self.sock.get(zmq.EVENTS) & zmq.POLLIN:
+                self.serve_subscriptions()
         self._seq[topic] += 1
         msg.seq = self._seq[topic]
         if not msg.stamp_mono:
-            msg.stamp_mono = time.monotonic()
+            msg.stamp_mono = now
         if not msg.stamp_wall:
             msg.stamp_wall = time.time()
         self.sock.send_multipart(encode(topic, msg), copy=False, flags=zmq.NOBLOCK)
