@@ -26,6 +26,9 @@ _LOG_EVERY = 100  # after the first few, log one rejection in this many
 MAX_TOPIC_BYTES = 128  # longest topic a subscriber may ask for
 MAX_PEER_SUBSCRIPTIONS = 64  # subscriptions one connection may hold at a publisher; more and it is cut
 SUBSCRIPTION_MAX_BYTES = 512  # inbound cap of a publisher socket (subscriptions; also the CurveZMQ handshake)
+# a dropped link that ZeroMQ has not started retrying within this time is reconnected by hand
+RELINK_AFTER_S = 0.2
+_LINK_EVENTS = zmq.EVENT_DISCONNECTED | zmq.EVENT_CONNECT_RETRIED | zmq.EVENT_CONNECTED
 _MONITORS = itertools.count()  # unique monitor endpoints: pyzmq's default name reuses a closed socket's fd
 
 
@@ -207,10 +210,9 @@ class Subscriber:
             if len(topic.encode()) > MAX_TOPIC_BYTES:
                 raise ValueError(f"topic {topic[:40]!r}...: longer than {MAX_TOPIC_BYTES} bytes")
             self.sock.setsockopt(zmq.SUBSCRIBE, topic.encode())
-        # read it often: ZeroMQ's I/O thread blocks when this queue is full (~2000 events; one per dropped link)
-        self.monitor = self.sock.get_monitor_socket(
-            zmq.EVENT_DISCONNECTED, f"inproc://amibot.monitor.{next(_MONITORS)}"
-        )
+        # read it often: ZeroMQ's I/O thread blocks when this queue is full (~2000 events)
+        self.monitor = self.sock.get_monitor_socket(_LINK_EVENTS, f"inproc://amibot.monitor.{next(_MONITORS)}")
+        self._dropped: dict[str, float] = {}  # endpoint -> when its link dropped with no retry by ZeroMQ yet
         self._poller = zmq.Poller()
         self._poller.register(self.sock, zmq.POLLIN)
         self._poller.register(self.monitor, zmq.POLLIN)
@@ -230,11 +232,27 @@ class Subscriber:
         self.types[topic] = msg_type
 
     def check_links(self) -> None:
-        """Reconnect every link the monitor reports dropped; call when the monitor socket is readable."""
+        """Reconnect links ZeroMQ dropped and gave up on; call often (a node does, every loop).
+
+        A publisher that went away is retried by ZeroMQ itself (a connect-retried event follows the
+        disconnect at once); a link dropped for a protocol error (a frame over the size cap) is not.
+        Only those are reconnected here: disconnecting a link ZeroMQ is already retrying can abort
+        libzmq (fq.cpp `!_more`).
+        """
         while self.monitor.get(zmq.EVENTS) & zmq.POLLIN:
             event, endpoint = _monitor_event(self.monitor.recv_multipart())
-            if event == zmq.EVENT_DISCONNECTED and endpoint in self.endpoints:
-                self._relink(endpoint)
+            if endpoint not in self.endpoints:
+                continue
+            if event == zmq.EVENT_DISCONNECTED:
+                self._dropped[endpoint] = time.monotonic()
+            else:  # connected or retrying: ZeroMQ looks after this link
+                self._dropped.pop(endpoint, None)
+        if self._dropped:
+            now = time.monotonic()
+            for endpoint, since in list(self._dropped.items()):
+                if now - since >= RELINK_AFTER_S:
+                    del self._dropped[endpoint]
+                    self._relink(endpoint)
 
     def _relink(self, endpoint: str) -> None:
         try:
@@ -275,10 +293,9 @@ class Subscriber:
         """Next valid message, or None when the timeout passes first (None = wait forever)."""
         deadline = None if timeout is None else time.monotonic() + timeout
         while True:
-            wait = None if deadline is None else int(max(0.0, deadline - time.monotonic()) * 1000)
-            ready = dict(self._poller.poll(wait))
-            if self.monitor in ready:
-                self.check_links()
+            wait = 100 if deadline is None else int(min(0.1, max(0.0, deadline - time.monotonic())) * 1000)
+            ready = dict(self._poller.poll(wait))  # at most 0.1 s: a dropped link may be due for a reconnect
+            self.check_links()
             if self.sock in ready:
                 got = self._read(zmq.NOBLOCK)
                 if got is not None:

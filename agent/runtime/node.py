@@ -248,11 +248,11 @@ class Node:
         if self.pub.sock in ready or self.pub.monitor in ready:
             self.pub.serve_subscriptions()
         if self.sub:
-            if self.sub.monitor in ready:
-                self.sub.check_links()
             if self.sub.sock in ready:
-                for topic, msg in self.sub.drain():
+                for topic, msg in self.sub.drain():  # checks the links first
                     self._dispatch(topic, msg)
+            else:
+                self.sub.check_links()  # link events, and a dropped link due for a reconnect
         if self.rpc and self.rpc.sock in ready:
             self.rpc.handle_pending()
         now = time.monotonic()

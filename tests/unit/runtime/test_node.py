@@ -109,3 +109,22 @@ def test_a_frame_over_the_socket_cap_costs_that_frame_not_the_link(tmp_path: Pat
     finally:
         node.close()
         raw.close()
+
+
+def test_a_publisher_that_restarts_is_reconnected_by_zeromq_not_by_hand(tmp_path: Path) -> None:
+    """Disconnecting a link ZeroMQ is already retrying can abort libzmq; only links it gave up on are relinked."""
+    endpoint = f"ipc://{tmp_path}/restarting.sock"
+    node = make_node(tmp_path, endpoint)
+    good = encode("obs", observation())
+    try:
+        for _ in range(3):
+            raw = context().socket(zmq.PUB)
+            raw.linger = 0
+            raw.bind(endpoint)
+            node.got.clear()
+            assert spin_until(node, lambda: bool(node.got), lambda: raw.send_multipart(good)), "publisher not heard"
+            raw.close()
+            spin_until(node, lambda: False, lambda: None, timeout=0.4)  # past RELINK_AFTER_S with the link down
+        assert node.stats()["reconnects"] == {}
+    finally:
+        node.close()
