@@ -46,6 +46,13 @@ class Monitor:
         self.q: np.ndarray | None = None  # last output arm targets
         self.v = np.zeros(self.n_arm)  # their velocity
         self.gripper: float | None = None
+        # The output in force at the backend's last control tick: rate limits count from it. Each new
+        # observation is one backend tick, and the backend applies only its newest command per tick, so
+        # two commands within one tick are each limited from here, never one from the other (a proposer
+        # faster than the control rate would otherwise multiply every rate limit).
+        self.ref_q: np.ndarray | None = None
+        self.ref_v = np.zeros(self.n_arm)
+        self.ref_base = np.zeros(3)
         self.last_seq: dict[str, int] = {}
         self.motion_ok_after = 0.0  # only commands stamped after this may move the robot
 
@@ -66,6 +73,11 @@ class Monitor:
             self.v = np.zeros(self.n_arm)
         if new_episode:
             self.base = np.zeros(3)  # a reset leaves the base at rest
+        self._tick()
+
+    def _tick(self) -> None:
+        """The outputs so far are what the backend applies now: later commands are limited from them."""
+        self.ref_q, self.ref_v, self.ref_base = self.q, self.v, self.base
 
     def hold(self, now: float) -> None:
         """Motion may only resume with a command stamped after now (e-stop reset, fault cleared)."""
@@ -86,6 +98,7 @@ class Monitor:
         self.v = np.zeros(self.n_arm)
         grip = self.gripper if self.gripper is not None else float(self.obs.gripper)
         self.gripper = min(max(grip, self.cfg.gripper_lower), self.cfg.gripper_upper)
+        self._tick()  # a stop holds from now on: whatever passes next is limited from the stop
         cmd = Command(
             base_vel=self.base.copy(),
             arm=self.q.copy(),
@@ -127,14 +140,14 @@ class Monitor:
         if why is not None:
             return self.stop(now, [why])
         self.last_seq[cmd.source] = cmd.seq
-        assert self.obs is not None and self.q is not None
+        assert self.obs is not None and self.ref_q is not None
         cfg, dt = self.cfg, self.cfg.dt
         events: list[Intervention] = []
         grip, ev = rules.clamp_gripper(cmd.gripper, cfg.gripper_lower, cfg.gripper_upper)
         events += ev
-        q, ev = rules.limit_arm(np.asarray(cmd.arm, dtype=float), self.q, self.v, cfg.arm, dt)
+        q, ev = rules.limit_arm(np.asarray(cmd.arm, dtype=float), self.ref_q, self.ref_v, cfg.arm, dt)
         events += ev
-        base, ev = rules.limit_base(np.asarray(cmd.base_vel, dtype=float), self.base, cfg.base, dt)
+        base, ev = rules.limit_base(np.asarray(cmd.base_vel, dtype=float), self.ref_base, cfg.base, dt)
         events += ev
         pose = np.asarray(self.obs.base_pose, dtype=float)
         dist, direction = clearance(pose, self.foot_lo, self.foot_hi, cfg.base.radius)
@@ -151,7 +164,7 @@ class Monitor:
                 now,
                 events + [Intervention("internal", "stop", "internal_error", "non-finite output")],
             )
-        self.v, self.q, self.base, self.gripper = (q - self.q) / dt, q, base, grip
+        self.v, self.q, self.base, self.gripper = (q - self.ref_q) / dt, q, base, grip
         out = Command(
             base_vel=base.copy(),
             arm=q.copy(),

@@ -60,7 +60,10 @@ step = st.one_of(
 @given(st.lists(step, min_size=1, max_size=40))
 def test_outputs_never_violate_limits_and_stop_when_they_should(steps: list) -> None:
     mon = Monitor(CFG, envelope)
+    # prev_*: the last output; ref_*: the output in force at the last observation (backend tick), from
+    # which every rate limit counts (several commands within one tick are each limited from it)
     now, prev_base, prev_q, prev_v = 1000.0, np.zeros(3), None, np.zeros(5)
+    ref_base, ref_q, ref_v = prev_base, prev_q, prev_v
     seen_seq: dict[str, int] = {}
     last_obs: Observation | None = None
     for s in steps:
@@ -69,6 +72,7 @@ def test_outputs_never_violate_limits_and_stop_when_they_should(steps: list) -> 
             last_obs = obs(s[1], s[2], s[3])
             mon.on_obs(last_obs)
             prev_q = mon.q.copy() if prev_q is None else prev_q
+            ref_base, ref_q, ref_v = prev_base, prev_q, prev_v
             continue
         _, base, arm, grip, seq, age, ttl, source, fault = s
         cmd = Command(
@@ -112,13 +116,14 @@ def test_outputs_never_violate_limits_and_stop_when_they_should(steps: list) -> 
             assert np.all(np.abs(out.base_vel) >= start - np.array(CFG.base.max_acc) * CFG.dt - 1e-9)
             assert np.allclose(out.arm, np.clip(last_obs.arm, CFG.arm.lower, CFG.arm.upper))
             prev_v = np.zeros(5)
+            ref_base, ref_q, ref_v = out.base_vel.copy(), out.arm.copy(), prev_v  # limits count from a stop
         else:
             seen_seq[source] = seq
-            assert np.all(np.abs(out.base_vel - prev_base) <= np.array(CFG.base.max_acc) * CFG.dt + 1e-9)
-            v = (out.arm - prev_q) / CFG.dt
+            assert np.all(np.abs(out.base_vel - ref_base) <= np.array(CFG.base.max_acc) * CFG.dt + 1e-9)
+            v = (out.arm - ref_q) / CFG.dt
             assert np.all(np.abs(v) <= np.array(CFG.arm.max_vel) + 1e-6)
-            assert np.all(np.abs(v - prev_v) <= np.array(CFG.arm.max_acc) * CFG.dt + 1e-6)
-            assert np.all((out.arm <= np.maximum(HI, prev_q) + 1e-9) & (out.arm >= np.minimum(LO, prev_q) - 1e-9))
+            assert np.all(np.abs(v - ref_v) <= np.array(CFG.arm.max_acc) * CFG.dt + 1e-6)
+            assert np.all((out.arm <= np.maximum(HI, ref_q) + 1e-9) & (out.arm >= np.minimum(LO, ref_q) - 1e-9))
             assert out.arm[0] <= 1.0  # the geometric rule held
             prev_v = v
         prev_base, prev_q = out.base_vel.copy(), out.arm.copy()
@@ -184,8 +189,9 @@ def test_a_stop_brakes_from_the_measured_base_speed_not_the_last_command() -> No
     """The base lags the commanded 0.4 m/s (measured 0.24): the stop never asks for more than it does."""
     mon = Monitor(CFG, None)
     mon.on_obs(obs([0.0] * 5, [0, 0, 0]))
-    for seq in range(1, 8):  # ramp the command up to 0.4 m/s at max_acc
+    for seq in range(1, 8):  # ramp the command up to 0.4 m/s at max_acc, one backend tick per command
         now = 10.0 + 0.1 * seq
+        mon.on_obs(obs([0.0] * 5, [0, 0, 0], [mon.base[0], 0, 0]))
         cmd = Command(base_vel=np.array([0.4, 0, 0]), arm=np.zeros(5), gripper=0.5, valid_until=now + 0.2,
                       source="planner", seq=seq, stamp_mono=now)  # fmt: skip
         assert not mon.propose(cmd, now, []).stopped
@@ -200,3 +206,22 @@ def test_a_stop_brakes_from_the_measured_base_speed_not_the_last_command() -> No
     mon.on_obs(obs([0.0] * 5, [0, 0, 0], [0.5, 0, 0]))  # measured faster than ever commanded: brake from the command
     out = mon.stop(now, [Intervention("watchdog", "stop", "no_command", "test")]).command
     assert out is not None and out.base_vel[0] == 0.0
+
+
+def test_commands_faster_than_the_control_rate_do_not_multiply_the_rate_limits() -> None:
+    """The backend applies the newest command once per tick: three commands within one tick may not
+    each add max_acc * dt to the last (a 30 Hz teleop against a 10 Hz robot tripled the acceleration)."""
+    mon = Monitor(CFG, None)
+    now, seq = 10.0, 0
+    for _tick in range(3):
+        mon.on_obs(obs([0.0] * 5, [0, 0, 0], [mon.base[0], 0, 0]))
+        before = mon.base[0]
+        for _ in range(3):
+            now, seq = now + 0.01, seq + 1
+            cmd = Command(base_vel=np.array([0.4, 0, 0]), arm=np.full(5, 0.5), gripper=0.5, valid_until=now + 0.2,
+                          source="planner", seq=seq, stamp_mono=now)  # fmt: skip
+            out = mon.propose(cmd, now, []).command
+            assert out is not None
+        a_dt = CFG.base.max_acc[0] * CFG.dt
+        assert out.base_vel[0] <= before + a_dt + 1e-12, (before, out.base_vel[0])
+        assert np.all(np.abs(out.arm - mon.ref_q) <= np.array(CFG.arm.max_vel) * CFG.dt + 1e-9)
