@@ -13,9 +13,9 @@ from agent.safety.estop import EstopLatch, EstopTripped
 DEFAULT_FILE = "~/.amibot/estop.json"
 
 
-def main(argv: list[str]) -> int:
+def main(argv: list[str], prog: str = "amibot estop") -> int:
     """Exit 0 when the wanted state is on disk (and at the node, if an endpoint was given), else 1."""
-    ap = argparse.ArgumentParser(prog="amibot estop", description=__doc__)
+    ap = argparse.ArgumentParser(prog=prog, description=__doc__)
     ap.add_argument("--file", default=DEFAULT_FILE, help="the e-stop latch file (the safety node's estop_file)")
     ap.add_argument("--rpc", default="", help="the safety node's rpc endpoint, to act at once")
     ap.add_argument("--reason", default="", help="why (required for --reset)")

@@ -9,7 +9,7 @@ from agent.safety import estop_cli
 
 def main(argv: list[str]) -> int:
     """`amibot estop --resume ARGS`: the same --file, --rpc, --reason and key options."""
-    return estop_cli.main(["--resume", *argv])
+    return estop_cli.main(["--resume", *argv], prog="amibot resume")
 
 
 if __name__ == "__main__":
