@@ -1,4 +1,5 @@
-"""gymnasium.Env over SimWorld: Dict(head, wrist, proprio) observations, flat Box actions."""
+"""gymnasium.Env over SimWorld: Dict(head, wrist, proprio) observations, flat Box actions, an rgb_array render;
+importing it registers the `amibot/...` ids (sim/gym_register.py)."""
 
 from __future__ import annotations
 
@@ -8,6 +9,8 @@ import gymnasium as gym
 import numpy as np
 from gymnasium import spaces
 
+from sim.gym_register import DEFAULT_ROBOT
+from sim.video import third_person_frame
 from sim.world import SimWorld
 
 SEED_RANGE = 2**31 - 1
@@ -16,21 +19,29 @@ SEED_RANGE = 2**31 - 1
 class HouseholdEnv(gym.Env):
     """Action = [vx, vy, wz, arm targets..., gripper], each in [-1, 1] mapped linearly onto the robot's
     limits (normalize_actions=False: in their own units, m/s, rad/s, rad, 0..1); reward 1 on the step
-    the task succeeds."""
+    the task succeeds. render_mode="rgb_array": render() returns a (render_size, render_size, 3) uint8 view from
+    above and behind the robot (rendered only when asked for)."""
 
-    metadata = {"render_modes": []}
+    metadata = {"render_modes": ["rgb_array"], "render_fps": 10.0}  # render_fps: the world's control rate
 
     def __init__(
         self,
         task: str = "fetch",
-        robot: str = "mobile_so101",
+        robot: str = DEFAULT_ROBOT,
         image_size: tuple[int, int] = (64, 64),
         normalize_actions: bool = True,
+        render_mode: str | None = None,
+        render_size: int = 256,
         **world_kwargs: Any,
     ) -> None:
+        if render_mode is not None and render_mode not in self.metadata["render_modes"]:
+            raise ValueError(f"render_mode {render_mode!r}: expected None or one of {self.metadata['render_modes']}")
+        self.render_mode, self.render_size = render_mode, render_size
         self.task = task
         self.normalize_actions = normalize_actions
         self.world = SimWorld(robot, image_size=image_size, **world_kwargs)
+        # a copy of its own: wrappers such as RenderCollection append to metadata["render_modes"]
+        self.metadata = {"render_modes": list(self.metadata["render_modes"]), "render_fps": self.world.control_hz}
         cfg = self.world.robot
         h, w = image_size
         n = cfg.n_arm
@@ -91,6 +102,13 @@ class HouseholdEnv(gym.Env):
             truncated,
             info,
         )
+
+    def render(self) -> np.ndarray | None:
+        """The third-person frame for render_mode "rgb_array"; None (with gymnasium's warning) without one."""
+        if self.render_mode is None:
+            gym.logger.warn("render() called without a render_mode; make the env with render_mode='rgb_array'")
+            return None
+        return third_person_frame(self.world, size=self.render_size)
 
     def close(self) -> None:
         self.world.close()
