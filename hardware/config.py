@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from pathlib import Path
 
+from agent.resources import resolve as resolve  # hardware.node and feetech.leader use it from here
 from agent.runtime.node import NodeConfig
 from hardware.cameras import CameraConfig
 
@@ -70,12 +70,3 @@ class HardwareNodeConfig(NodeConfig):
             raise ValueError("keys 'control_hz' and 'deadman_s' must be > 0")
         if not 0 <= self.arm_acceleration <= 254:
             raise ValueError(f"key 'arm_acceleration' = {self.arm_acceleration}: expected 0..254")
-
-
-REPO = Path(__file__).resolve().parents[1]
-
-
-def resolve(path: str) -> Path:
-    """A config path as given if it exists (absolute or from the working directory), else from the repo root."""
-    p = Path(path).expanduser()
-    return p if p.is_absolute() or p.exists() else REPO / p

@@ -7,9 +7,10 @@ from pathlib import Path
 
 import numpy as np
 
+from agent.resources import config_dir
 from agent.runtime.config import load_config
 
-SCENE_DIR = Path(__file__).resolve().parent.parent / "configs" / "scenes"
+SCENE_DIR = config_dir("scenes")
 ACCESS_INSET = (0.06, 0.09)  # object centre distance from a receptacle's access edge, m
 OBJECT_SPACING = 0.16  # min distance between objects on one receptacle, m
 FURNITURE_GAP = 0.75  # free corridor between furniture pieces, m

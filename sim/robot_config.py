@@ -5,9 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from agent.resources import config_dir
 from agent.runtime.config import load_config
 
-CONFIG_DIR = Path(__file__).resolve().parent.parent / "configs" / "robots"
+CONFIG_DIR = config_dir("robots")
 
 
 @dataclass(frozen=True)

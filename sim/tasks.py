@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
 import pybullet as p
 
+from agent.resources import config_dir
 from agent.runtime.config import load_config
 from sim.layout import Layout, free_spot
 from sim.nav import OccupancyGrid, approach_pose
@@ -17,7 +17,7 @@ from sim.nav import OccupancyGrid, approach_pose
 if TYPE_CHECKING:
     from sim.world import SimWorld
 
-TASK_DIR = Path(__file__).resolve().parent.parent / "configs" / "tasks"
+TASK_DIR = config_dir("tasks")
 TASKS = ("navigate", "pick", "place", "fetch")
 REST_SPEED = 0.05  # m/s: an object slower than this counts as resting
 

@@ -11,6 +11,7 @@ import torch
 from agent.perception.checkpoint import CHECKPOINT
 from agent.perception.config import load_config
 from agent.perception.inference import ClipEncoder, checkpoint_config, encoder_mismatch
+from agent.resources import resolve
 from agent.runtime.messages import Latent, Observation
 from agent.runtime.node import Node, NodeConfig, run_node
 
@@ -28,6 +29,9 @@ class PerceptionNodeConfig(NodeConfig):
     proprio: bool = False  # append base_pose, arm and gripper to z
     device: str = "cpu"
     threads: int = 1  # torch intra-op threads
+
+    def __post_init__(self) -> None:
+        self.checkpoint = str(resolve(self.checkpoint)) if self.checkpoint else ""  # cwd first, then amibot data
 
     def check(self) -> None:
         super().check()

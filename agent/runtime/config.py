@@ -11,6 +11,8 @@ from typing import Any, Literal, TypeVar
 
 import yaml
 
+from agent.resources import resolve
+
 T = TypeVar("T")
 
 
@@ -119,8 +121,9 @@ def from_dict(cls: type[T], data: dict[str, Any], *, source: str = "<dict>", pre
 
 
 def read_yaml(path: Path) -> dict[str, Any]:
-    """A YAML mapping from a file, with errors that name the file (and line, for syntax errors)."""
-    path = Path(path)
+    """A YAML mapping from a file (a relative path missing from the working directory is looked up in
+    amibot's data: agent/resources.py), with errors that name the file (and line, for syntax errors)."""
+    path = resolve(path)
     if not path.is_file():
         raise ConfigError(f"config file not found: {path}")
     try:

@@ -9,12 +9,12 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from agent.resources import DATA_ROOT
 from agent.runtime.config import ConfigError
 
-REPO = Path(__file__).resolve().parents[2]
-LAUNCH = REPO / "launch" / "teleop_record.yaml"
-LAUNCH_ROBOT = REPO / "launch" / "teleop_robot.yaml"  # --backend robot: the hardware node is named 'robot'
-ROBOT_SCRIPT = REPO / "configs" / "hardware" / "demo_motion.jsonl"  # --device script on the robot (no expert)
+LAUNCH = DATA_ROOT / "launch" / "teleop_record.yaml"
+LAUNCH_ROBOT = DATA_ROOT / "launch" / "teleop_robot.yaml"  # --backend robot: the hardware node is named 'robot'
+ROBOT_SCRIPT = DATA_ROOT / "configs" / "hardware" / "demo_motion.jsonl"  # --device script on the robot (no expert)
 LEADER_DRIVER = "hardware.feetech.leader:FeetechLeader"
 
 
