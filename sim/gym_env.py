@@ -40,8 +40,7 @@ class HouseholdEnv(gym.Env):
         self.task = task
         self.normalize_actions = normalize_actions
         self.world = SimWorld(robot, image_size=image_size, **world_kwargs)
-        # a copy of its own: wrappers such as RenderCollection append to metadata["render_modes"]
-        self.metadata = {"render_modes": list(self.metadata["render_modes"]), "render_fps": self.world.control_hz}
+        self.metadata = {**self.metadata, "render_fps": self.world.control_hz}
         cfg = self.world.robot
         h, w = image_size
         n = cfg.n_arm
