@@ -7,8 +7,9 @@ from pathlib import Path
 
 import pytest
 
+from agent.resources import DATA_ROOT
 from agent.runtime.config import load_config
-from hardware.config import REPO, HardwareNodeConfig
+from hardware.config import HardwareNodeConfig
 from hardware.fault_log import FaultLog
 from hardware.feetech.bus import BusError, FeetechBus
 from hardware.feetech.calibration import load_calibration
@@ -24,7 +25,7 @@ def test_fault_log_says_each_new_key_at_once_then_once_per_interval() -> None:
 
 def test_servo_faults_are_never_lost_among_repeats(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
     sets = [f"publish=ipc://{tmp_path}/r.pub", f"inputs={{cmd.safe: 'ipc://{tmp_path}/f'}}"]
-    node = HardwareNode(load_config(HardwareNodeConfig, REPO / "configs/hardware/mobile_so101.yaml", sets))
+    node = HardwareNode(load_config(HardwareNodeConfig, DATA_ROOT / "configs/hardware/mobile_so101.yaml", sets))
     node.wheels = Wheels(FeetechBus("/dev/ttyNOPE4"), [7, 8, 9], [1, 1, 1])  # never opened: stopping fails
     silent = BusError("servo 3: no reply", kind="no_reply", servo_id=3)
     try:
@@ -44,10 +45,10 @@ def test_servo_faults_are_never_lost_among_repeats(tmp_path: Path, caplog: pytes
 
 def test_stop_without_a_port_answers_with_the_error(tmp_path: Path) -> None:
     sets = [f"publish=ipc://{tmp_path}/r.pub", f"inputs={{cmd.safe: 'ipc://{tmp_path}/f'}}"]
-    node = HardwareNode(load_config(HardwareNodeConfig, REPO / "configs/hardware/mobile_so101.yaml", sets))
+    node = HardwareNode(load_config(HardwareNodeConfig, DATA_ROOT / "configs/hardware/mobile_so101.yaml", sets))
     bus = FeetechBus("/dev/ttyNOPE4")  # the adapter is gone
     node.wheels = Wheels(bus, [7, 8, 9], [1, 1, 1])
-    node.joints = PositionJoints(bus, load_calibration(REPO / node.cfg.calibration))
+    node.joints = PositionJoints(bus, load_calibration(DATA_ROOT / node.cfg.calibration))
     try:
         reply = node._rpc_stop({"latch": True})
     finally:
