@@ -63,7 +63,7 @@ class SimNode(Node):
         super().__init__(config)
         self.cfg = config
         self.world: SimWorld | None = None
-        self.expert: Expert | None = None
+        self.expert: Expert | None = None  # made by the first expert_action of an episode (IK: a pybullet client)
         self.status: EpisodeStatus | None = None  # of the episode after the last step (stepping stops when done)
         self.command: Command | None = None
         self.command_sim_time = -1.0  # sim time at which the current command arrived
@@ -101,6 +101,7 @@ class SimNode(Node):
             self._reset(self.cfg.task, self.cfg.seed, self.cfg.task_args)
 
     def teardown(self) -> None:
+        self._close_expert()
         if self.world is not None:
             if self.status is not None:  # an episode is loaded: leave its robot at rest
                 self._come_to_rest()
@@ -131,7 +132,7 @@ class SimNode(Node):
             raise ValueError("reset args may not set 'layout_seed': the seed picks the apartment on the sim node")
         world = self._world()
         world.reset(task, seed, **args)
-        self.expert = Expert(world)
+        self._close_expert()
         self.status = world.task_status()
         self.scene_info = {"scene": world.scene_name, "seed": seed, "task": task, "episode": self.episode + 1}
         self.command, self.command_sim_time, self.fresh = None, -1.0, False
@@ -156,12 +157,20 @@ class SimNode(Node):
     def _expert_action(self, _: dict[str, Any]) -> dict[str, Any]:
         """The scripted expert's action on privileged state (sim only; never available on hardware);
         {"done": true, ...} once the episode has ended: there is nothing left to act on."""
-        if self.expert is None:
+        if self.status is None:
             raise RuntimeError("no episode running")
-        if self.status is not None and self.status.done:
+        if self.status.done:
             return {"done": True, "success": bool(self.status.success), "episode": self.episode}
+        if self.expert is None:
+            self.expert = Expert(self._world())
         base, arm, gripper = self.expert.act()
         return {"base_vel": np.asarray(base).tolist(), "arm": np.asarray(arm).tolist(), "gripper": float(gripper)}
+
+    def _close_expert(self) -> None:
+        """Drop the expert of the last episode and disconnect its IK client."""
+        if self.expert is not None:
+            self.expert.close()
+            self.expert = None
 
     # ----- commands -----------------------------------------------------------------------
     def _on_command(self, msg: Command) -> None:
