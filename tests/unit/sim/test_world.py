@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pybullet as p
 import pytest
 
 from sim.world import SimWorld
@@ -67,15 +68,45 @@ def test_stop_brings_base_to_rest_and_arm_holds(world: SimWorld) -> None:
     assert np.allclose(obs["arm"], held, atol=0.02)
 
 
-def test_base_is_blocked_by_walls(world: SimWorld) -> None:
-    world.reset("navigate", 2)
-    pose = world.observe()["base_pose"]
-    world.apply(np.array([0.4, 0.0, 0.0]), world.observe()["arm"], 1.0)
-    for _ in range(150):  # 15 s at 0.4 m/s would cross any room
+def _drive_into(world: SimWorld, start: np.ndarray, heading: float, steps: int = 60) -> tuple[np.ndarray, np.ndarray]:
+    """Place the base at `start` facing `heading`, drive forward at full speed; (end pose, end velocity)."""
+    rob = world.robot_state
+    for j, q in zip(rob.base_ids, [start[0], start[1], heading], strict=True):
+        p.resetJointState(rob.body, j, q, physicsClientId=world.client)
+    world.apply(np.array([world.robot.base.max_vel[0], 0.0, 0.0]), rob.arm_state()[0], 1.0)
+    for _ in range(steps):  # 6 s: the wall is under 1 m away
         world.step()
-    x, y, _ = world.observe()["base_pose"]
-    lay = world.layout
-    assert 0.0 < x < lay.width and 0.0 < y < lay.depth, (pose, x, y)
+    return rob.pose(), rob.velocity()
+
+
+def test_base_is_stopped_by_an_interior_wall(world: SimWorld) -> None:
+    world.reset("navigate", 2)
+    lay, radius = world.layout, world.robot.base.radius
+    wall = max((b for b in lay.boxes if b.kind == "wall" and b.name.count("_") > 1), key=lambda b: b.half[1])
+    face = wall.center[0] - wall.half[0]  # its side facing the room west of it
+    start = np.array([face - radius - 0.8, wall.center[1]])
+    assert world.grid.line_free(start, start + [0.5, 0.0]), "no free run-up in front of the wall"
+    pose, vel = _drive_into(world, start, 0.0)
+    assert pose[0] > start[0] + 0.4, f"{wall.name}: the base did not drive towards it ({start} -> {pose})"
+    assert pose[0] + radius < face + 0.01, f"{wall.name} at x={face:.2f}: the base went through to {pose}"
+    assert abs(pose[1] - start[1]) < 0.1 and np.allclose(vel, 0.0, atol=0.02), (pose, vel)
+
+
+def test_base_is_stopped_by_an_outer_wall(world: SimWorld) -> None:
+    world.reset("navigate", 2)
+    grid, radius = world.grid, world.robot.base.radius
+    near = radius + 0.15  # centre distance from the west wall where planning still finds free floor
+    ys = [
+        y
+        for y in np.arange(0.5, world.layout.depth - 0.5, 0.1)
+        if grid.line_free(np.array([1.2, y]), np.array([near, y]))
+    ]
+    assert ys, "no free run-up to the west wall"
+    start = np.array([1.2, ys[len(ys) // 2]])
+    pose, vel = _drive_into(world, start, np.pi)
+    assert pose[0] < start[0] - 0.4, f"the base did not drive towards the west wall ({start} -> {pose})"
+    assert pose[0] - radius > -0.01, f"the west wall at x=0: the base went through to {pose}"
+    assert abs(pose[1] - start[1]) < 0.1 and np.allclose(vel, 0.0, atol=0.02), (pose, vel)
 
 
 def test_mobile_panda_loads_and_steps() -> None:
