@@ -193,7 +193,7 @@ class Launcher:
         failed = True
         try:
             self._write_configs()
-            failed = not self._start_all() or self._supervise()
+            failed = not self._start_all() or (not self._required_ended() and self._supervise())
         finally:
             self._shutdown()
             for sig, old in handlers.items():
@@ -204,12 +204,19 @@ class Launcher:
         return status
 
     def _start_all(self) -> bool:
+        """True when the graph came up, or ended cleanly first (interrupted, or a required node finished)."""
         for proc in self.order:
             self._start(proc)
             if not self._wait_ready(proc):
-                return self._interrupted
+                ended = self._required_ended()
+                clean = bool(ended) and proc.state != "failed" and all(p.state == "exited" for p in ended)
+                return self._interrupted or clean
         self._say(f"graph '{self.spec.name}' up: {', '.join(p.spec.name for p in self.order)}")
         return True
+
+    def _required_ended(self) -> list[Proc]:
+        """Required nodes that exited (state exited: code 0; failed: anything else)."""
+        return [p for p in self.procs.values() if p.spec.required and p.state in ("exited", "failed")]
 
     def _supervise(self) -> bool:
         """Loop until interrupted or a required node exits; True if that exit was a failure."""

@@ -156,3 +156,25 @@ def test_invalid_graph_exits_2_before_starting_anything(tmp_path: Path, runs: li
     runs.append(run)
     assert run.wait() == 2
     assert "key 'rate_hz'" in run.text and not run.pids()
+
+
+def test_a_required_node_that_finishes_while_later_nodes_start_ends_the_graph_cleanly(
+    tmp_path: Path, runs: list[LaunchRun]
+) -> None:
+    """A short episode can end before the last node is ready: that is a finished graph, not a failed one."""
+    path = write_graph(tmp_path, listener="after: [talker]")
+    path.write_text(
+        path.read_text()
+        + """  - name: late
+    module: tests.fixtures.listener
+    subscribes: [cmd]
+    required: false
+    after: [listener]
+"""
+    )
+    run = LaunchRun(path, "listener.count=2")
+    runs.append(run)
+    assert run.wait() == 0, run.text
+    assert "graph 'itest' finished; exit status 0" in run.text
+    assert "graph 'itest' up" not in run.text, "the listener was meant to finish before 'late' was ready"
+    assert not wait_gone(list(run.pids().values()))
