@@ -18,7 +18,7 @@ import yaml
 
 from agent.runtime.bus import RpcClient, RpcError, RpcTimeout, Subscriber
 from agent.runtime.graph import LaunchSpec, NodeSpec, node_config, start_order
-from agent.runtime.messages import Heartbeat
+from agent.runtime.messages import Heartbeat, TaskStatus
 from agent.runtime.security import CurveClient, graph_client
 
 log = logging.getLogger("amibot.launch")
@@ -65,6 +65,7 @@ class Launcher:
         self._pumps: list[threading.Thread] = []
         self._claim_run_dir()  # before any ipc socket: connecting one creates its directory
         self.heartbeats = self._heartbeat_subscriber()
+        self.task: TaskStatus | None = None  # the backend's last task_status: the summary reports it
 
     # ----- setup --------------------------------------------------------------------------
     def _heartbeat_subscriber(self) -> Subscriber:
@@ -75,7 +76,7 @@ class Launcher:
             curve = {
                 n.publish: CurveClient(keys / "launcher.key_secret", keys / f"{n.name}.key") for n in self.spec.nodes
             }
-        return Subscriber(endpoints, [], curve=curve, name="launcher.heartbeats")
+        return Subscriber(endpoints, ["task_status"], curve=curve, name="launcher.heartbeats")
 
     def _write_configs(self) -> None:
         for proc in self.procs.values():
@@ -111,8 +112,12 @@ class Launcher:
             self._say(raw.decode(errors="replace").rstrip(), prefix=name)
 
     def _read_heartbeats(self) -> None:
+        """Liveness and readiness of each node from its heartbeats; keeps the last task status."""
         now = time.monotonic()
         for _, msg in self.heartbeats.drain():
+            if isinstance(msg, TaskStatus):
+                self.task = msg
+                continue
             proc = self.procs.get(msg.node) if isinstance(msg, Heartbeat) else None
             if proc is None or proc.popen is None or msg.pid != proc.popen.pid:
                 continue
@@ -306,9 +311,20 @@ class Launcher:
     def _summary(self, status: int, interrupted: bool) -> None:
         why = "interrupted" if interrupted else ("failed" if status else "finished")
         self._say(f"graph '{self.spec.name}' {why}; exit status {status}")
+        if self.task is not None:
+            self._say(_task_outcome(self.task))
         for proc in self.order:
             restarts = f", {proc.restarts} restart(s)" if proc.restarts else ""
             self._say(f"  {proc.spec.name:<14} {proc.state:<9} {proc.describe_exit()}{restarts}")
+
+
+def _task_outcome(st: TaskStatus) -> str:
+    """One line for the summary: `task fetch: success in 219 steps`."""
+    if st.state == "succeeded":
+        return f"task {st.task}: success in {st.steps} steps"
+    if st.state in ("failed", "aborted"):
+        return f"task {st.task}: {st.state} after {st.steps} steps"
+    return f"task {st.task}: not finished ({st.state}) after {st.steps} steps"
 
 
 def _stop(client: RpcClient) -> dict[str, object]:
