@@ -7,24 +7,26 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from agent.data.layout import ENV_STATE, video_key
+from agent.data.layout import env_state_key
 from agent.data.reader import Dataset
 
 
 class ClipDataset(torch.utils.data.Dataset):
-    """Every window of `clip_len` frames (step `stride`) inside one episode.
+    """Every window of `clip_len` frames (step `stride`) inside one episode, of one camera (name or
+    video key; None: the dataset's first video key).
 
     Videos are decoded once into .npy memmaps under the dataset's .cache/, so loading a clip is
     a memory copy and a training loop never waits on a video decoder.
     """
 
-    def __init__(self, root: Path, clip_len: int = 8, camera: str = "head", stride: int = 1) -> None:
+    def __init__(self, root: Path, clip_len: int = 8, camera: str | None = None, stride: int = 1) -> None:
         self.ds = Dataset(root)
-        self.key = video_key(camera)
+        self.key = self.ds.camera_key(camera)
         self.clip_len = clip_len
         cols = self.ds.columns
         self.state, self.action = cols["observation.state"], cols["action"]
-        self.env = cols.get(ENV_STATE)  # privileged sim state, when recorded
+        env = env_state_key(self.ds.features)
+        self.env = None if env is None else cols[env]  # privileged sim state, when recorded
         self.starts: list[tuple[int, int]] = []  # (episode, frame offset)
         self.videos = []  # per episode: (memmap of its file, first frame of the episode in it)
         for ep, row in enumerate(self.ds.episodes):

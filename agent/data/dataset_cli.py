@@ -15,14 +15,14 @@ def _info(a: argparse.Namespace) -> int:
     ds = Dataset(a.dir)
     info = ds.info
     lengths = [e["length"] for e in ds.episodes]
-    ok = sum(bool(e.get("success")) for e in ds.episodes)
+    outcomes = [e["success"] for e in ds.episodes if e.get("success") is not None]  # LeRobot's own: none
+    success = f"; success {sum(outcomes)}/{len(outcomes)}" if outcomes else ""
     print(f"{a.dir}: LeRobot {info['codebase_version']}, robot {info['robot_type']}, {ds.fps} fps")
     print(f"  episodes {len(ds)}, frames {info['total_frames']}, tasks {info['total_tasks']}, "
           f"dropped frames {info.get('dropped_frames', 0)}")  # fmt: skip
     if lengths:
         mean = sum(lengths) / len(lengths)
-        print(f"  length min/mean/max {min(lengths)}/{mean:.1f}/{max(lengths)}"
-              f" frames; success {ok}/{len(ds)}")  # fmt: skip
+        print(f"  length min/mean/max {min(lengths)}/{mean:.1f}/{max(lengths)} frames{success}")
     for name, ft in info["features"].items():
         print(f"  {name:<28} {ft['dtype']:<8} {ft['shape']}")
     for i, task in enumerate(ds.tasks[: a.tasks]):
@@ -47,11 +47,15 @@ def _replay(a: argparse.Namespace) -> int:
     episodes = a.episode or list(range(len(ds)))
     worst = 0.0
     for ep in episodes:
-        d = replay(ds, ep)
+        try:
+            d = replay(ds, ep)
+        except ValueError as exc:  # not a sim recording (e.g. a real robot's), or no such episode
+            print(f"error: {a.dir}: {exc}", file=sys.stderr)
+            return 2
         worst = max(worst, d.max_state_error)
         print(f"episode {ep}: {d.steps} steps, state error max {d.max_state_error:.2e} "
               f"mean {d.mean_state_error:.2e}, final base pose error {d.final_pose_error:.3f} m, "
-              f"replay success {d.success} (recorded {ds.episodes[ep]['success']})")  # fmt: skip
+              f"replay success {d.success} (recorded {ds.episodes[ep].get('success')})")  # fmt: skip
     return 0 if worst <= a.tolerance else 1
 
 

@@ -13,7 +13,7 @@ from sim.world import SimWorld
 PUSH_STEPS = 3  # length of one random base push, control steps
 PUSH_SCALE = 0.5  # push speed as a fraction of the base's max velocity
 ARM_NOISE_RAD = 0.5  # arm target noise std per unit of --noise, rad
-# observation.environment_state of sim recordings: privileged ground truth for probes and tests
+# privileged.environment_state of sim recordings: ground truth for probes and tests (no policy input)
 ENV_NAMES = ("robot.x", "robot.y", "target.x", "target.y", "target.z")
 
 

@@ -18,13 +18,28 @@ EPISODES_PATH = "meta/episodes/chunk-000/file-000.parquet"
 JOURNAL = ".commit.json"  # pending renames of one commit; rolled forward on open
 STAGING = ".staging"  # per-episode video segments while an episode records
 TMP_SUFFIX = ".tmp"
+EPISODES_GLOB = "meta/episodes/chunk-*/file-*.parquet"  # LeRobot starts a new file on resume
 CAMERAS = ("head", "wrist")
-ENV_STATE = "observation.environment_state"
+# Outside `observation.*` LeRobot policies never take a column as an input (dataset_to_policy_features):
+CAPTURE_TIME = "capture_time"  # backend clock of each frame's capture: bookkeeping
+ENV_STATE = "privileged.environment_state"  # privileged sim state (ground truth a real robot lacks)
+OBS_ENV_STATE = "observation.environment_state"  # the same as a policy input (record --privileged-obs)
+OLD_CAPTURE_TIME = "observation.capture_time"  # where datasets recorded before kept capture_time
 INDEX_FEATURES = ("timestamp", "frame_index", "episode_index", "index", "task_index")
 
 
 def video_key(camera: str) -> str:
     return f"observation.images.{camera}"
+
+
+def env_state_key(features: dict[str, Any]) -> str | None:
+    """The column holding privileged environment state in a dataset (None: it has none)."""
+    return next((k for k in (ENV_STATE, OBS_ENV_STATE) if k in features), None)
+
+
+def capture_time_key(features: dict[str, Any]) -> str | None:
+    """The column holding capture stamps (None: not an amibot recording)."""
+    return next((k for k in (CAPTURE_TIME, OLD_CAPTURE_TIME) if k in features), None)
 
 
 def data_file(chunk: int, file: int) -> str:
@@ -48,9 +63,11 @@ def make_features(
     codec: str,
     cameras: tuple[str, ...] = CAMERAS,
     env_names: tuple[str, ...] = (),
+    privileged_obs: bool = False,
 ) -> dict[str, dict[str, Any]]:
     """info.json `features`: proprio, action, a video per camera, capture stamps, indices, and
-    (sim only, when env_names) LeRobot's observation.environment_state of privileged state."""
+    (sim only, when env_names) privileged state: ENV_STATE, or with privileged_obs LeRobot's
+    policy input observation.environment_state. `codec` is the codec's name, as LeRobot writes it."""
     h, w = image_shape
     feats: dict[str, dict[str, Any]] = {
         "observation.state": {
@@ -61,7 +78,8 @@ def make_features(
         "action": {"dtype": "float32", "shape": [len(action_names)], "names": list(action_names)},
     }
     if env_names:
-        feats[ENV_STATE] = {"dtype": "float32", "shape": [len(env_names)], "names": list(env_names)}
+        env = {"dtype": "float32", "shape": [len(env_names)], "names": list(env_names)}
+        feats[OBS_ENV_STATE if privileged_obs else ENV_STATE] = env
     for cam in cameras:
         feats[video_key(cam)] = {
             "dtype": "video",
@@ -78,7 +96,7 @@ def make_features(
                 "has_audio": False,
             },
         }
-    feats["observation.capture_time"] = {"dtype": "float64", "shape": [1], "names": None}
+    feats[CAPTURE_TIME] = {"dtype": "float64", "shape": [1], "names": None}
     feats["timestamp"] = {"dtype": "float32", "shape": [1], "names": None}
     for name in INDEX_FEATURES[1:]:
         feats[name] = {"dtype": "int64", "shape": [1], "names": None}

@@ -36,6 +36,18 @@ class Dataset:
     def __len__(self) -> int:
         return len(self.episodes)
 
+    def camera_key(self, camera: str | None = None) -> str:
+        """The video key of `camera` ("front" or "observation.images.front"); None: the first camera."""
+        if not self.video_keys:
+            raise ValueError(f"{self.root}: the dataset has no video feature")
+        if camera is None:
+            return self.video_keys[0]
+        key = camera if camera in self.video_keys else L.video_key(camera)
+        if key not in self.video_keys:
+            names = [k.removeprefix("observation.images.") for k in self.video_keys]
+            raise ValueError(f"{self.root}: no camera {camera!r}; cameras: {names}")
+        return key
+
     @property
     def columns(self) -> dict[str, np.ndarray]:
         """All frame rows, ordered by global index: name -> [N, ...] arrays."""

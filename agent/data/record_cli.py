@@ -54,6 +54,13 @@ def build_parser() -> argparse.ArgumentParser:
     ap.add_argument("--fps", type=int, default=10, help="control rate = dataset fps")
     ap.add_argument("--resume", action="store_true", help="append to an existing dataset")
     ap.add_argument("--only-success", action="store_true", help="keep only successful episodes")
+    ap.add_argument(
+        "--privileged-obs",
+        action="store_true",
+        help="store the privileged sim state as observation.environment_state, an input LeRobot policies "
+        "(ACT, diffusion) then train on; default: privileged.environment_state, which they ignore. "
+        "On --resume the dataset keeps its own layout",
+    )
     return ap  # fmt: skip
 
 
@@ -61,7 +68,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     a = build_parser().parse_args(argv)
     size = (a.image_size, a.image_size)
     with SimWorld(a.robot, image_size=size, control_hz=a.fps, render=False) as probe:
-        spec = spec_from_features(probe.features, a.robot, ENV_NAMES)
+        spec = spec_from_features(probe.features, a.robot, ENV_NAMES, a.privileged_obs)
     try:
         writer = DatasetWriter(a.out, None if a.resume else spec, resume=a.resume)
     except (FileExistsError, ValueError) as exc:

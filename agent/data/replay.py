@@ -26,10 +26,13 @@ class Divergence:
 
 def replay(ds: Dataset, ep: int, world: SimWorld | None = None) -> Divergence:
     """Reset to the episode's task/seed, apply its actions, compare states frame by frame."""
+    if not 0 <= ep < len(ds):
+        raise ValueError(f"no episode {ep} (the dataset has {len(ds)})")
+    meta = ds.episodes[ep]
+    if not meta.get("sim_task") or meta.get("seed") is None or meta["seed"] < 0:
+        raise ValueError(f"episode {ep} was not recorded in the amibot sim (no sim_task/seed; robot "
+                         f"{ds.info.get('robot_type')}): only sim recordings replay")  # fmt: skip
     data = ds.episode(ep)
-    meta = data["meta"]
-    if not meta.get("sim_task") or meta.get("seed", -1) < 0:
-        raise ValueError(f"episode {ep} was not recorded in the sim (no sim_task/seed); can't replay")
     h, w = ds.features["observation.images.head"]["shape"][:2]
     own = world is None
     world = world or SimWorld(ds.info["robot_type"], image_size=(h, w), control_hz=ds.fps,

@@ -20,12 +20,16 @@ class DatasetSpec:
     action_names: list[str]
     image_shape: tuple[int, int]
     cameras: tuple[str, ...] = field(default=CAMERAS)
-    env_names: tuple[str, ...] = ()  # privileged sim state (observation.environment_state); () = none
+    env_names: tuple[str, ...] = ()  # privileged sim state (layout.ENV_STATE); () = none
+    privileged_obs: bool = False  # store it as observation.environment_state, an input LeRobot policies take
 
 
-def spec_from_features(features: dict[str, Any], robot_type: str, env_names: tuple[str, ...] = ()) -> DatasetSpec:
+def spec_from_features(
+    features: dict[str, Any], robot_type: str, env_names: tuple[str, ...] = (), privileged_obs: bool = False
+) -> DatasetSpec:
     """state = base pose + arm joints + gripper; action = base velocity + arm targets + gripper;
-    env_names: privileged sim state recorded beside them (sim data only, for probes and tests)."""
+    env_names: privileged sim state recorded beside them (sim data only, for probes and tests),
+    outside observation.* unless privileged_obs."""
     obs, act = features["observation"], features["action"]
     arm = list(obs["arm"]["names"])
     h, w = obs["head"]["shape"][:2]
@@ -39,6 +43,7 @@ def spec_from_features(features: dict[str, Any], robot_type: str, env_names: tup
         action_names=list(act["base_vel"]["names"]) + [f"{n}.target" for n in arm] + ["gripper"],
         image_shape=(int(h), int(w)),
         env_names=tuple(env_names),
+        privileged_obs=privileged_obs,
     )
 
 

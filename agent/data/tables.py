@@ -10,7 +10,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from agent.data.layout import EPISODES_PATH, TASKS_PATH, tmp_path
+from agent.data.layout import EPISODES_GLOB, TASKS_PATH, tmp_path
 
 # pandas reads the task strings back as the index (LeRobot: meta.tasks.index, task -> task_index)
 _PANDAS_META = {
@@ -72,15 +72,23 @@ def tasks_table(tasks: list[str]) -> pa.Table:
 
 
 def read_tasks(root: Path) -> list[str]:
-    """Task strings in task_index order."""
+    """Task strings in task_index order, from amibot's `task` column or (LeRobot's writer) the
+    pandas index column the metadata names (`__index_level_0__` for LeRobot's unnamed index)."""
     table = pq.read_table(root / TASKS_PATH)
-    rows = sorted(zip(table["task_index"].to_pylist(), table["task"].to_pylist(), strict=True))
+    meta = json.loads((table.schema.metadata or {}).get(b"pandas", b"{}"))
+    index = [c for c in meta.get("index_columns", []) if isinstance(c, str)]  # a RangeIndex is a dict
+    column = next((c for c in ["task", *index] if c in table.column_names), None)
+    if column is None or "task_index" not in table.column_names:
+        raise ValueError(f"{TASKS_PATH}: no task_index and task string columns (columns {table.column_names}, "
+                         f"pandas index {index or 'none'})")  # fmt: skip
+    rows = sorted(zip(table["task_index"].to_pylist(), table[column].to_pylist(), strict=True))
     return [task for _, task in rows]
 
 
 def read_episodes(root: Path) -> list[dict[str, Any]]:
-    path = root / EPISODES_PATH
-    return pq.read_table(path).to_pylist() if path.exists() else []
+    """Episode rows of every episodes file, in file order (LeRobot writes a new file on resume)."""
+    files = sorted(root.glob(EPISODES_GLOB))
+    return pa.concat_tables([pq.read_table(f) for f in files], promote_options="default").to_pylist() if files else []
 
 
 def episodes_table(rows: list[dict[str, Any]]) -> pa.Table:

@@ -12,8 +12,14 @@ CRF = "18"
 
 
 def pick_codec() -> str:
-    """libx264 where this PyAV build has it, else mpeg4 (both yuv420p, no B-frames)."""
+    """The encoder: libx264 where this PyAV build has it, else mpeg4 (both yuv420p, no B-frames)."""
     return "libx264" if "libx264" in av.codecs_available else "mpeg4"
+
+
+def codec_name(codec: str) -> str:
+    """The codec an encoder writes, as LeRobot's info.json names it (the stream's canonical name:
+    libx264 -> h264); datasets only merge with LeRobot's when the names agree."""
+    return av.codec.Codec(codec, "w").canonical_name
 
 
 class SegmentEncoder:
@@ -27,7 +33,7 @@ class SegmentEncoder:
         self.stream = self.container.add_stream(codec, rate=Fraction(fps))
         self.stream.width, self.stream.height, self.stream.pix_fmt = width, height, "yuv420p"
         self.stream.codec_context.time_base = Fraction(1, fps)
-        if codec == "libx264":
+        if self.stream.codec_context.name == "libx264":  # codec "h264" picks it too
             self.stream.options = {"crf": CRF, "preset": "veryfast", "x264-params": "bframes=0"}
         else:
             self.stream.codec_context.bit_rate = 4 * width * height * fps
@@ -80,6 +86,14 @@ def count_frames(path: Path) -> int:
     """Number of video packets (= frames, one per packet in our files) without decoding."""
     with av.open(str(path)) as c:
         return sum(1 for pkt in c.demux(c.streams.video[0]) if pkt.dts is not None)
+
+
+def first_frame(path: Path) -> np.ndarray:
+    """The first decoded frame, uint8 [H, W, 3] (raises when this PyAV build cannot decode the file)."""
+    with av.open(str(path)) as c:
+        for frame in c.decode(video=0):
+            return frame.to_ndarray(format="rgb24")
+    raise ValueError(f"{path}: no frame decoded")
 
 
 def decode(path: Path) -> np.ndarray:

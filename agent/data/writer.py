@@ -24,7 +24,7 @@ from agent.data.tables import (
     tasks_table,
     write_parquet_tmp,
 )
-from agent.data.video import SegmentEncoder, can_append, concat, pick_codec
+from agent.data.video import SegmentEncoder, can_append, codec_name, concat, pick_codec
 
 log = logging.getLogger("amibot.data")
 MB = 1024 * 1024
@@ -101,7 +101,7 @@ class DatasetWriter:
             if spec is None:
                 raise ValueError(f"{self.root}: no dataset there; a DatasetSpec is needed to start one")
             self.spec = spec
-            codec = codec or pick_codec()
+            codec = codec_name(codec or pick_codec())
             self.info = _new_info(spec, codec, data_files_size_in_mb, video_files_size_in_mb)
             self.tasks, self.episodes = [], []
             self.root.mkdir(parents=True, exist_ok=True)
@@ -134,7 +134,7 @@ class DatasetWriter:
         shutil.rmtree(staging, ignore_errors=True)
         staging.mkdir(parents=True)
         h, w = self.spec.image_shape
-        codec = self.features[self.video_keys[0]]["info"]["video.codec"]
+        codec = self.features[self.video_keys[0]]["info"]["video.codec"]  # h264 encodes with libx264
         self._task = task
         self._enc = {k: SegmentEncoder(staging / f"{k}.mp4", self.spec.fps, h, w, codec) for k in self.video_keys}
         self._img_stats = {k: _ImageStats() for k in self.video_keys}
@@ -252,7 +252,7 @@ class DatasetWriter:
         cols = {
             "observation.state": np.stack(self._state),
             "action": np.stack(self._action),
-            "observation.capture_time": np.array(self._capture),
+            L.capture_time_key(self.features): np.array(self._capture),  # older datasets: observation.*
             "timestamp": (frame_index / self.spec.fps).astype(np.float32),
             "frame_index": frame_index,
             "episode_index": np.full(n, ep),
@@ -260,7 +260,7 @@ class DatasetWriter:
             "task_index": np.full(n, task_index),
         }
         if self.spec.env_names:
-            cols[L.ENV_STATE] = np.stack(self._env)
+            cols[L.env_state_key(self.features)] = np.stack(self._env)
         return cols
 
     def _write_data(self, table: pa.Table, row: dict[str, Any]) -> list[tuple[Path, Path]]:
@@ -338,7 +338,14 @@ def _new_info(spec: DatasetSpec, codec: str, data_mb: int, video_mb: int) -> dic
         "data_path": L.DATA_PATH,
         "video_path": L.VIDEO_PATH,
         "features": L.make_features(
-            spec.state_names, spec.action_names, spec.image_shape, spec.fps, codec, spec.cameras, spec.env_names
+            spec.state_names,
+            spec.action_names,
+            spec.image_shape,
+            spec.fps,
+            codec,
+            spec.cameras,
+            spec.env_names,
+            spec.privileged_obs,
         ),
         "splits": {"train": "0:0"},
         "dropped_frames": 0,
@@ -348,6 +355,7 @@ def _new_info(spec: DatasetSpec, codec: str, data_mb: int, video_mb: int) -> dic
 def _spec_from_info(info: dict[str, Any]) -> DatasetSpec:
     feats = info["features"]
     keys = L.video_keys(feats)
+    env = L.env_state_key(feats)
     h, w = feats[keys[0]]["shape"][:2]
     return DatasetSpec(
         fps=int(info["fps"]),
@@ -356,5 +364,6 @@ def _spec_from_info(info: dict[str, Any]) -> DatasetSpec:
         action_names=list(feats["action"]["names"]),
         image_shape=(h, w),
         cameras=tuple(k.removeprefix("observation.images.") for k in keys),
-        env_names=tuple(feats[L.ENV_STATE]["names"]) if L.ENV_STATE in feats else (),
+        env_names=tuple(feats[env]["names"]) if env else (),
+        privileged_obs=env == L.OBS_ENV_STATE,
     )

@@ -16,7 +16,7 @@ import torch.nn.functional as F
 from torch import Tensor
 from torch.utils.data import Dataset
 
-from agent.data.layout import ENV_STATE
+from agent.data.layout import env_state_key
 
 
 @dataclass
@@ -100,9 +100,9 @@ class ClipDataset(Dataset):
 
 
 class LeRobotClips(Dataset):
-    """Clips of one camera of a LeRobot dataset (agent.data reader, frames decoded once into a
-    cache); state = observation.environment_state (privileged sim state) when the dataset has it,
-    else observation.state, at the clip's last frame."""
+    """Clips of one camera (None: the first video key) of a LeRobot dataset (agent.data reader,
+    frames decoded once into a cache); state = the privileged environment state when the dataset
+    has it, else observation.state, at the clip's last frame."""
 
     def __init__(
         self,
@@ -111,7 +111,7 @@ class LeRobotClips(Dataset):
         img_size: int | None = None,
         frame_step: int = 1,
         hop: int = 1,
-        camera: str = "head",
+        camera: str | None = None,
     ):
         from agent.data.clips import ClipDataset as FrameClips  # keeps torch-free data tools light
 
@@ -119,9 +119,9 @@ class LeRobotClips(Dataset):
         self.inner = FrameClips(Path(root), clip_len=(frames - 1) * frame_step + 1, camera=camera, stride=hop)
         if not len(self.inner):
             raise ValueError(f"{root}: no episode has the {(frames - 1) * frame_step + 1} frames one clip needs")
-        self.state_names = list(
-            self.inner.ds.features.get(ENV_STATE, self.inner.ds.features["observation.state"])["names"]
-        )
+        features = self.inner.ds.features
+        self.camera = self.inner.key
+        self.state_names = list(features[env_state_key(features) or "observation.state"]["names"])
 
     def __len__(self) -> int:
         return len(self.inner)
@@ -133,18 +133,36 @@ class LeRobotClips(Dataset):
         return {"clip": clip, "state": state, "episode": int(item["episode"])}
 
 
-def open_clips(root: str | Path, frames: int, img_size: int | None = None, frame_step: int = 1) -> Dataset:
-    """A LeRobot dataset root (has meta/info.json) or a directory of .npz episodes."""
+def open_clips(
+    root: str | Path, frames: int, img_size: int | None = None, frame_step: int = 1, camera: str | None = None
+) -> Dataset:
+    """A LeRobot dataset root (has meta/info.json; `camera`: None = its first video key) or a
+    directory of .npz episodes (one camera: `camera` must be None)."""
     if (Path(root) / "meta" / "info.json").exists():
-        return LeRobotClips(root, frames, img_size=img_size, frame_step=frame_step)
+        return LeRobotClips(root, frames, img_size=img_size, frame_step=frame_step, camera=camera)
+    if camera is not None:
+        raise ValueError(f"{root}: .npz episodes hold one camera; camera {camera!r} applies to LeRobot datasets")
     return ClipDataset.from_dir(root, frames, img_size=img_size, frame_step=frame_step)
 
 
+def square_frames(x: Tensor, size: int) -> Tensor:
+    """Frames [..., 3, H, W] to [..., 3, size, size]: centre-cropped to a square (the longer side
+    loses both edges; no aspect-ratio squash), then resized (antialiased bilinear). Training, the
+    perception node and the latent cache all see frames through this one function."""
+    h, w = x.shape[-2:]
+    side = min(h, w)
+    top, left = (h - side) // 2, (w - side) // 2
+    x = x[..., top : top + side, left : left + side]
+    if side == size:
+        return x
+    lead = x.shape[:-3]
+    y = F.interpolate(x.reshape(-1, *x.shape[-3:]), size=(size, size), mode="bilinear", antialias=True)
+    return y.clamp(0, 1).reshape(*lead, 3, size, size)
+
+
 def _resize(clip: Tensor, img_size: int | None) -> Tensor:
-    """clip [T, 3, H, W] to img_size x img_size (antialiased bilinear), unchanged when it matches."""
-    if img_size is None or clip.shape[-1] == img_size:
-        return clip
-    return F.interpolate(clip, size=(img_size, img_size), mode="bilinear", antialias=True).clamp(0, 1)
+    """clip [T, 3, H, W] to [T, 3, img_size, img_size] (square_frames); None keeps it as it is."""
+    return clip if img_size is None else square_frames(clip, img_size)
 
 
 # Fixed identities so "object k" means the same thing in every episode: (RGB, shape).

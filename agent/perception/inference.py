@@ -8,9 +8,9 @@ from typing import Any
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 
 from agent.perception.checkpoint import load_model
+from agent.perception.clips import square_frames
 from agent.perception.config import Config, EncoderConfig, config_from_dict
 from agent.perception.model import VJEPA
 
@@ -57,10 +57,7 @@ class ClipEncoder:
         if not head.flags.writeable or not head.flags.c_contiguous:  # received frames are read-only views
             head = np.array(head, order="C")  # torch wants a writable buffer (and warns); 64x64 is cheap
         x = torch.from_numpy(head).to(self.device).permute(2, 0, 1).float() / 255.0
-        size = self.cfg.img_size
-        if x.shape[-2:] != (size, size):  # [3, H, W]
-            x = F.interpolate(x[None], size=(size, size), mode="bilinear", antialias=True)[0].clamp(0, 1)
-        self.frames.append(x)
+        self.frames.append(square_frames(x, self.cfg.img_size))  # [3, S, S], as in training
 
     def clip(self) -> torch.Tensor:
         """The latest clip [1, T, 3, S, S] in [0, 1]; before the buffer fills, the first frame repeats."""

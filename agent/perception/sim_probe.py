@@ -3,7 +3,7 @@
 Compares the trained checkpoint, the same architecture at its initial (random) weights and PCA of
 the pixels at the same feature width, with one ridge probe (collapse.heldout_probe_r2) fitted on
 training episodes and scored on held-out episodes, per target: robot (x, y) and the task's object
-(x, y, z), from `observation.environment_state`.
+(x, y, z), from the recording's privileged environment state.
 """
 
 from __future__ import annotations

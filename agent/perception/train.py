@@ -241,6 +241,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--out", required=True, type=Path, help="run directory, e.g. runs/NAME")
     p.add_argument("--steps", type=int, help="override train.steps (total, sets the schedules)")
     p.add_argument("--resume", action="store_true", help="continue from OUT/checkpoint.pt")
+    p.add_argument("--camera", help="camera of a LeRobot dataset, e.g. front (default: its first video key)")
     args = p.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     try:
@@ -250,7 +251,10 @@ def main(argv: list[str] | None = None) -> int:
     except (OSError, ValueError) as e:
         p.error(str(e))
     e = cfg.encoder
-    data = open_clips(args.data, e.frames, img_size=e.img_size, frame_step=cfg.train.frame_step)
+    try:
+        data = open_clips(args.data, e.frames, img_size=e.img_size, frame_step=cfg.train.frame_step, camera=args.camera)
+    except ValueError as exc:
+        p.error(str(exc))
     train(cfg, data, args.out, resume=args.resume)
     return 0
 

@@ -17,12 +17,12 @@ from typing import Any
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 from tqdm import tqdm
 
 from agent.data import layout as L
 from agent.data.reader import Dataset
 from agent.perception.checkpoint import load_model
+from agent.perception.clips import square_frames
 from agent.perception.config import config_from_dict
 from agent.perception.model import VJEPA
 
@@ -69,9 +69,7 @@ def encode_episode(model: VJEPA, frames: np.ndarray, frame_step: int, batch: int
     """Latents float32 [L, tokens, D] of uint8 frames [L, H, W, 3], step by step as ClipEncoder."""
     cfg = model.cfg
     x = torch.from_numpy(np.array(frames)).permute(0, 3, 1, 2).float() / 255.0  # [L, 3, H, W]
-    size = cfg.img_size
-    if x.shape[-2:] != (size, size):
-        x = F.interpolate(x, size=(size, size), mode="bilinear", antialias=True).clamp(0, 1)
+    x = square_frames(x, cfg.img_size)  # as the perception node and encoder training crop and resize
     idx = clip_index(len(x), (cfg.frames - 1) * frame_step + 1, frame_step)  # [L, T]
     out = [model.embed(x[rows]) for rows in idx.split(batch)]  # each [b, tokens, D]
     return torch.cat(out).numpy()

@@ -35,7 +35,7 @@ def test_round_trip_values_frames_timestamps(root: Path) -> None:
         np.testing.assert_array_equal(got["action"], action)
         np.testing.assert_array_equal(got["timestamp"], (np.arange(n) / 10).astype(np.float32))
         np.testing.assert_array_equal(got["frame_index"], np.arange(n))
-        np.testing.assert_array_equal(got["observation.capture_time"], 100.0 * ep + np.arange(n) / 10)
+        np.testing.assert_array_equal(got["capture_time"], 100.0 * ep + np.arange(n) / 10)
         assert got["meta"]["seed"] == ep and got["meta"]["tasks"] == [f"task {ep % 2}"]
         for cam, key in enumerate(ds.video_keys):
             frames = ds.frames(key, ep)
