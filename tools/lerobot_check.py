@@ -25,6 +25,8 @@ an `io.VideoReader` that does what torchvision's pyav VideoReader did: seek to t
 or before the time, then decode RGB frames with their pts). lerobot's own files are untouched.
 
 Checks (exit 1 on any failure): metadata (totals, fps, features, tasks, stats incl. quantiles),
+policy features (no capture_time or privileged state among them), video info as LeRobot's
+get_video_info reads it (what merge_datasets compares),
 every frame's columns and task string against `agent.data.reader.Dataset`, every decoded video
 frame (both backends where available) against the reader's frames, and delta_timestamps windows
 with their padding masks. Any network connection attempt fails the run.
@@ -151,6 +153,7 @@ def main() -> int:
     ap.add_argument("--backends", default="auto", help="comma list of torchcodec,pyav (auto: those available)")
     ap.add_argument("--max-items", type=int, default=2000, help="compare at most this many frames (evenly spread)")
     ap.add_argument("--image-tol", type=float, default=2 / 255, help="max abs pixel difference allowed, [0, 1] units")
+    ap.add_argument("--privileged-obs", action="store_true", help="recorded with amibot record --privileged-obs")
     args = ap.parse_args()
     root = args.root.resolve()
 
@@ -200,6 +203,18 @@ def main() -> int:
         keys += [f"videos/{k}/{s}" for k in ours.video_keys for s in ("from_timestamp", "to_timestamp")]
         if not all(lr[k] == me[k] for k in keys):
             rep.check(False, f"episode {ep} row differs: {[(k, lr[k], me[k]) for k in keys if lr[k] != me[k]]}")
+    from lerobot.datasets.utils import dataset_to_policy_features
+    from lerobot.datasets.video_utils import get_video_info
+
+    inputs = sorted(dataset_to_policy_features(meta.features))
+    allowed = {"observation.environment_state"} if args.privileged_obs else set()
+    leaks = sorted({"observation.capture_time", "observation.environment_state"} & set(inputs) - allowed)
+    rep.check(
+        not leaks, f"policy features {inputs}: no bookkeeping or privileged column" + (f"; {leaks}" if leaks else "")
+    )
+    for k in ours.video_keys:
+        info = get_video_info(root / meta.get_video_file_path(0, k))
+        rep.check(meta.features[k]["info"] == info, f"{k} info = get_video_info of its file (merge_datasets compares)")
     want_stats = ("min", "max", "mean", "std", "count", *(f"q{int(q * 100):02d}" for q in DEFAULT_QUANTILES))
     stat_feats = [k for k, f in meta.features.items() if f["dtype"] not in ("string",)]
     missing = [(f, s) for f in stat_feats for s in want_stats if s not in (meta.stats or {}).get(f, {})]
