@@ -219,3 +219,15 @@ def test_validate_accepts_lerobots_sampled_image_stats(lerobot_root: Path, tmp_p
     (root / L.STATS_PATH).write_text(json.dumps(stats))
     with pytest.raises(DatasetError, match="observation.state.count"):
         validate(root)
+
+
+@pytest.mark.parametrize("flag", [[], ["--privileged-obs"]])
+def test_record_keeps_privileged_state_out_of_observation_unless_asked(flag: list[str], tmp_path: Path) -> None:
+    from agent.data import record_cli
+
+    out = tmp_path / "demos"
+    argv = ["--expert", "--task", "pick", "--episodes", "1", "--workers", "1", "--max-steps", "2", "--out", str(out)]
+    assert record_cli.main([*argv, *flag]) == 0
+    feats = Dataset(out).features
+    assert L.env_state_key(feats) == (L.OBS_ENV_STATE if flag else L.ENV_STATE)
+    assert (L.OBS_ENV_STATE in policy_inputs(feats)) == bool(flag) and L.CAPTURE_TIME in feats
