@@ -6,6 +6,7 @@ import json
 import sys
 import time
 from collections.abc import Callable, Iterator
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -25,6 +26,8 @@ from tests.integration.procs import REPO, wait_ready
 FOLLOWER = resolve("configs/hardware/calibration/so101_follower.yaml")
 WHEELS = (7, 8, 9)
 ARM = (1, 2, 3, 4, 5, 6)
+CONTROL_HZ = 20.0
+DEADMAN_S = 0.25
 
 
 class RobotProc:
@@ -37,8 +40,8 @@ class RobotProc:
         self.feed = f"ipc://{tmp}/feed.sock"
         cameras = {"head": {"source": "test_pattern"}, "wrist": {"source": "test_pattern"}}
         cfg = {"publish": f"ipc://{tmp}/robot.pub", "rpc": f"ipc://{tmp}/robot.rpc", "inputs": {"cmd.safe": self.feed},
-               "bus": {"port": self.emu.path, "latency_ms": 40.0}, "accept_sources": ["test"], "control_hz": 20.0,
-               "cameras": cameras, **params}  # fmt: skip
+               "bus": {"port": self.emu.path, "latency_ms": 40.0}, "accept_sources": ["test"], "control_hz": CONTROL_HZ,
+               "deadman_s": DEADMAN_S, "cameras": cameras, **params}  # fmt: skip
         self.pub = context().socket(zmq.PUB)
         self.pub.linger = 0
         self.pub.bind(self.feed)
@@ -93,6 +96,17 @@ class RobotProc:
             self.send(make(), validate)
             time.sleep(0.05)
 
+    def stream_until(self, cond: Callable[[], bool], make: Callable[[], Command], timeout: float = 10.0) -> None:
+        """Send a command every 50 ms until cond() holds; fail after timeout (a deadline, not a bound)."""
+        deadline = time.monotonic() + timeout
+        while not cond():
+            assert time.monotonic() < deadline, "condition not reached while streaming commands"
+            self.send(make())
+            time.sleep(0.05)
+
+    def ticks(self, kind: str = "commanded_ticks") -> int:
+        return self.rpc.call("stats")["counters"].get(kind, 0)
+
     def close(self, check: bool = True) -> int | None:
         self.rpc.close()
         self.obs.close()
@@ -146,12 +160,18 @@ def test_observations_features_scene_and_reset(robot: RobotProc) -> None:
 
 def test_arm_follows_targets_and_odometry_integrates_wheel_speeds(robot: RobotProc) -> None:
     target = [0.5, -0.4, 0.6, 0.3, -1.0]
-    robot.stream(1.5, lambda: robot.command(vx=0.2, arm=target, gripper=0.25))
-    obs = robot.newest_obs()
-    assert np.allclose(obs.arm, target, atol=0.01), obs.arm
-    assert obs.gripper == pytest.approx(0.25, abs=0.01)
-    assert obs.base_vel[0] == pytest.approx(0.2, abs=0.01) and abs(obs.base_vel[1]) < 0.01
-    assert 0.15 < obs.base_pose[0] < 0.35 and abs(obs.base_pose[1]) < 0.02, obs.base_pose
+    seen: list[Observation] = []
+
+    def there() -> bool:
+        seen.append(obs := robot.newest_obs())
+        arrived = np.allclose(obs.arm, target, atol=0.01) and obs.gripper == pytest.approx(0.25, abs=0.01)
+        return arrived and obs.base_vel[0] == pytest.approx(0.2, abs=0.01) and obs.base_pose[0] > 0.15
+
+    t0 = time.monotonic()
+    robot.stream_until(there, lambda: robot.command(vx=0.2, arm=target, gripper=0.25))
+    obs = seen[-1]
+    assert abs(obs.base_vel[1]) < 0.01 and abs(obs.base_pose[1]) < 0.02, obs
+    assert obs.base_pose[0] <= 0.2 * (time.monotonic() - t0) + 0.01, obs.base_pose  # never faster than 0.2 m/s
     cal = load_calibration(FOLLOWER)
     assert robot.register(1, T.GOAL_POSITION) == cal.joints[0].to_ticks(0.5)
     assert robot.register(1, T.MODE) == T.MODE_POSITION and robot.register(7, T.MODE) == T.MODE_WHEEL
@@ -159,20 +179,29 @@ def test_arm_follows_targets_and_odometry_integrates_wheel_speeds(robot: RobotPr
 
 def test_a_command_beyond_the_wheels_keeps_its_direction(robot: RobotProc) -> None:
     """0.4 m/s sideways needs more than the wheel servos' top speed: all wheels scale down together."""
-    robot.stream(1.0, lambda: robot.command(base_vel=np.array([0.0, 0.4, 0.0])))
-    obs = robot.newest_obs()
-    assert 0.1 < obs.base_vel[1] <= 0.4 + 1e-3, obs.base_vel  # slower than asked, but sideways
+    seen: list[Observation] = []
+
+    def sideways() -> bool:
+        seen.append(robot.newest_obs())
+        return seen[-1].base_vel[1] > 0.1
+
+    robot.stream_until(sideways, lambda: robot.command(base_vel=np.array([0.0, 0.4, 0.0])))
+    obs = seen[-1]
+    assert obs.base_vel[1] <= 0.4 + 1e-3, obs.base_vel  # slower than asked, but sideways
     assert abs(obs.base_vel[0]) < 0.01 and abs(obs.base_vel[2]) < 0.02, obs.base_vel  # no drift, no turn
     assert robot.rpc.call("stats")["counters"].get("wheel_saturated", 0) > 0
 
 
 def test_deadman_stops_the_wheels_and_the_arm_holds(robot: RobotProc) -> None:
-    robot.stream(0.8, lambda: robot.command(vx=0.3, arm=[0.4, 0, 0, 0, 0]))
-    assert min(abs(g) for g in robot.wheel_goals()) > 500, robot.wheel_goals()
-    t_last = time.monotonic()
-    until(lambda: robot.wheel_goals() == [0, 0, 0], timeout=2.0)
-    stopped_after = time.monotonic() - t_last
-    assert stopped_after < 0.25 + 2 / 20.0 + 0.15, stopped_after  # deadman_s + two control periods + slack
+    make = partial(robot.command, vx=0.3, arm=[0.4, 0, 0, 0, 0])
+    robot.stream_until(lambda: min(abs(g) for g in robot.wheel_goals()) > 500, make)
+    robot.send(make(valid_until=time.monotonic() + 5.0))  # the last command: only the deadman ends it
+    before = robot.ticks()
+    until(lambda: robot.wheel_goals() == [0, 0, 0], timeout=5.0)
+    # Counted in control ticks, not seconds: after its last command the node drives for at most
+    # deadman_s worth of ticks (a loaded machine only runs fewer), plus one, plus one more if the
+    # stats request overtook that command.
+    assert robot.ticks() - before <= DEADMAN_S * CONTROL_HZ + 2, robot.rpc.call("stats")["counters"]
     until(lambda: max(abs(v) for v in robot.wheel_speeds()) < 1.0, timeout=2.0)
     hold = robot.register(1, T.GOAL_POSITION)
     assert abs(hold - load_calibration(FOLLOWER).joints[0].to_ticks(0.4)) <= 3  # holds where the arm is
@@ -210,8 +239,7 @@ def test_stop_rpc_and_a_silent_servo(robot: RobotProc) -> None:
     reply = robot.rpc.call("stop")
     assert reply["stopped"] is True and reply["latched"] is False
     assert robot.wheel_goals() == [0, 0, 0]
-    robot.stream(0.5, lambda: robot.command(vx=0.2))  # driving again when the arm servo goes silent
-    assert robot.wheel_goals() != [0, 0, 0]
+    robot.stream_until(lambda: robot.wheel_goals() != [0, 0, 0], lambda: robot.command(vx=0.2))  # driving again
     robot.emu.servos[3].faults.silent = True
     robot.stream(0.5, lambda: robot.command(vx=0.2))  # commands keep coming: the wheels must stop anyway
     until(lambda: robot.rpc.call("stats")["counters"].get("bus_error.no_reply", 0) >= 1)
@@ -254,9 +282,11 @@ def test_a_latched_stop_refuses_every_later_command(robot: RobotProc) -> None:
     reply = robot.rpc.call("stop", {"latch": True})
     assert reply["stopped"] is True and reply["latched"] is True and reply["at_rest"] is False  # still braking
     hold = [robot.register(i, T.GOAL_POSITION) for i in ARM]
-    robot.stream(0.6, lambda: robot.command(vx=0.2, arm=[-0.3, 0, 0, 0, 0]))  # safety still proposing
+    for _ in range(6):  # safety still proposing
+        robot.send(robot.command(vx=0.2, arm=[-0.3, 0, 0, 0, 0]))
+        time.sleep(0.05)
+    until(lambda: robot.ticks("rejected_stop_latched") >= 6)
     assert robot.wheel_goals() == [0, 0, 0] and [robot.register(i, T.GOAL_POSITION) for i in ARM] == hold
-    assert robot.rpc.call("stats")["counters"]["rejected_stop_latched"] >= 5
     assert robot.rpc.call("stop", {})["latched"] is True  # for the rest of the process
     until(lambda: robot.rpc.call("stop", {"latch": True})["at_rest"])
 
@@ -264,8 +294,7 @@ def test_a_latched_stop_refuses_every_later_command(robot: RobotProc) -> None:
 def test_sigterm_brings_the_wheels_to_rest_before_the_node_exits(tmp_path: Path) -> None:
     proc = RobotProc(tmp_path, base={"acceleration": 20})  # 2000 steps/s^2: about a second to stop
     try:
-        proc.stream(1.0, lambda: proc.command(vx=0.2))
-        assert max(abs(v) for v in proc.wheel_speeds()) > 1000
+        proc.stream_until(lambda: max(abs(v) for v in proc.wheel_speeds()) > 1000, lambda: proc.command(vx=0.2))
         assert proc.close() == 0
         assert max(abs(v) for v in proc.wheel_speeds()) < 40  # read back at rest (0.05 rad/s) before exiting
     finally:
@@ -273,8 +302,8 @@ def test_sigterm_brings_the_wheels_to_rest_before_the_node_exits(tmp_path: Path)
 
 
 def test_the_guardian_stops_the_wheels_when_the_node_is_killed(robot: RobotProc) -> None:
-    robot.stream(0.5, lambda: robot.command(vx=0.2, arm=[0.3, 0, 0, 0, 0]))
-    assert min(abs(g) for g in robot.wheel_goals()) > 500
+    make = partial(robot.command, vx=0.2, arm=[0.3, 0, 0, 0, 0])
+    robot.stream_until(lambda: min(abs(g) for g in robot.wheel_goals()) > 500, make)
     robot.proc.kill()  # SIGKILL: no teardown; the servos would keep their last speed
     robot.proc.wait()
     until(lambda: robot.wheel_goals() == [0, 0, 0], timeout=3.0)
