@@ -92,6 +92,9 @@ class DatasetWriter:
             for line in L.recover(self.root):
                 log.warning("%s: %s", self.root, line)
             self.info = json.loads(info_path.read_text())
+            if L.capture_time_key(self.info["features"]) is None:
+                raise ValueError(f"{self.root}: not an amibot recording (no capture_time column); "
+                                 f"amibot appends only to datasets it wrote")  # fmt: skip
             self.spec = _spec_from_info(self.info)
             if spec is not None and spec != self.spec:
                 raise ValueError(f"{self.root}: dataset was recorded as {self.spec}, not {spec}")

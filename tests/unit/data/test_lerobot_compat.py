@@ -116,6 +116,11 @@ def test_lerobot_dataset_reads(lerobot_root: Path) -> None:
     assert front.shape == (10, 96, 128, 3)
 
 
+def test_amibot_does_not_append_to_a_lerobot_recording(lerobot_root: Path) -> None:
+    with pytest.raises(ValueError, match="not an amibot recording"):
+        DatasetWriter(lerobot_root, resume=True)
+
+
 def test_lerobot_dataset_info_and_replay(lerobot_root: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert dataset_cli.main(["info", str(lerobot_root)]) == 0
     out = capsys.readouterr().out
