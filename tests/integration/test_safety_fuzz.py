@@ -1,4 +1,5 @@
-"""Fuzzing: 10,000+ random and mutated frames to every socket the safety node listens on."""
+"""Fuzzing: 10,000+ random and mutated frames to every socket the safety node listens on; what it lets
+through stays within the robot's limits."""
 
 from __future__ import annotations
 
@@ -14,8 +15,10 @@ import zmq
 
 from agent.runtime.bus import RpcClient, context
 from agent.runtime.codec import PLANS, decode, encode
+from agent.runtime.config import load_config
 from agent.runtime.messages import MESSAGE_TYPES, Command, Observation, Surprise
 from agent.runtime.schema import Message
+from agent.safety.config import SafetyConfig
 from tests.integration.procs import REPO, start_node, wait_ready
 
 N_PER_TOPIC = 3400  # three topics: > 10,000 frames to the subscriber, plus 1,000 to the rpc socket
@@ -53,14 +56,32 @@ def mutants(topic: str, base: list[bytes], rng: random.Random) -> list[bytes]:
     return [topic.encode(), base[1], *base[2:], rng.randbytes(16)]
 
 
-def test_fuzzed_frames_are_counted_and_never_move_the_robot(tmp_path: Path) -> None:
+def within_limits(cmd: Command, cfg: SafetyConfig) -> bool:
+    """Whether an output of the safety node respects the hard limits: finite, base speed, joint range, gripper."""
+    base, arm = np.asarray(cmd.base_vel), np.asarray(cmd.arm)
+    return bool(
+        np.isfinite(base).all()
+        and np.isfinite(arm).all()
+        and (np.abs(base) <= np.asarray(cfg.base.max_vel) + 1e-9).all()
+        and (arm >= np.asarray(cfg.arm.lower) - 1e-9).all()
+        and (arm <= np.asarray(cfg.arm.upper) + 1e-9).all()
+        and cfg.gripper_lower <= cmd.gripper <= cfg.gripper_upper
+    )
+
+
+def test_fuzzed_frames_are_counted_and_move_the_robot_only_within_its_limits(tmp_path: Path) -> None:
+    """Live commands that ask for more than the limits, each sent as is and as mutants: every frame is counted,
+    commands pass (clamped), and nothing the safety node emits exceeds the limits."""
     rng = random.Random(4)
     eps = {t: f"ipc://{tmp_path}/{t}.sock" for t in ("cmd.proposed", "obs", "surprise")}
     out_ep, rpc_ep = f"ipc://{tmp_path}/safety.pub", f"ipc://{tmp_path}/safety.rpc"
-    cfg = tmp_path / "safety.yaml"
+    cfg_path = tmp_path / "safety.yaml"
     base = yaml.safe_load((REPO / "configs/safety/mobile_so101.yaml").read_text())
     base["collision"]["scene"] = ""
-    cfg.write_text(
+    # Commands must stay live while the node works through the backlog, and a mutated surprise must not hold
+    # every command for a second: this test is about what passes, not about staleness or surprise.
+    base["watchdog"].update(cmd_max_age_s=30.0, surprise_hold_s=0.01)
+    cfg_path.write_text(
         json.dumps(
             {
                 **base,
@@ -71,20 +92,21 @@ def test_fuzzed_frames_are_counted_and_never_move_the_robot(tmp_path: Path) -> N
             }
         )
     )
+    cfg = load_config(SafetyConfig, cfg_path)
     pubs = {}
     for topic, ep in eps.items():
         pubs[topic] = context().socket(zmq.PUB)
         pubs[topic].linger, pubs[topic].sndhwm = 0, 0  # unlimited: nothing dropped on our side
         pubs[topic].bind(ep)
     out = context().socket(zmq.SUB)
-    out.linger = 0
+    out.linger, out.rcvhwm = 0, 0  # keep every output until it is checked
     out.setsockopt(zmq.SUBSCRIBE, b"cmd.safe")
     out.connect(out_ep)
-    node = start_node("agent.safety", cfg)
+    node = start_node("agent.safety", cfg_path)
     client = RpcClient(rpc_ep)
-    try:
-        wait_ready(node, client)
-        obs = Observation(
+
+    def observation() -> Observation:
+        return Observation(
             head=np.zeros((8, 8, 3), np.uint8),
             base_pose=np.zeros(3),
             base_vel=np.zeros(3),
@@ -93,32 +115,41 @@ def test_fuzzed_frames_are_counted_and_never_move_the_robot(tmp_path: Path) -> N
             gripper=0.5,
             stamp_mono=time.monotonic(),
         )
+
+    def valid_frames(seq: int) -> dict[str, list[bytes]]:
+        """Fresh, live messages; the command asks for more than the base's speed limits allow."""
+        cmd = Command(
+            base_vel=np.array([1.0, -1.0, 3.0]),
+            arm=np.array([0.5, 0.0, 0.0, 0.0, 0.0]),
+            gripper=1.0,
+            valid_until=time.monotonic() + 30.0,
+            source="fuzz",
+            seq=seq,
+            stamp_mono=time.monotonic(),
+        )
+        return {
+            "cmd.proposed": frames("cmd.proposed", cmd),
+            "obs": frames("obs", observation()),
+            "surprise": frames("surprise", Surprise(value=0.1, threshold=1.0)),
+        }
+
+    try:
+        wait_ready(node, client)
         for _ in range(100):  # subscription live and the node has robot state
-            pubs["obs"].send_multipart(frames("obs", obs))
+            pubs["obs"].send_multipart(frames("obs", observation()))
             time.sleep(0.02)
             if client.call("stats")["counters"].get("in.obs"):
                 break
         before = client.call("stats")
-        valid = {
-            "cmd.proposed": frames(
-                "cmd.proposed",
-                Command(
-                    base_vel=np.array([0.3, 0, 0]),
-                    arm=np.ones(5),
-                    gripper=0.5,
-                    valid_until=1.0,
-                    source="fuzz",
-                    seq=3,
-                ),
-            ),
-            "obs": frames("obs", obs),
-            "surprise": frames("surprise", Surprise(value=0.1, threshold=1.0)),
-        }
         sent = 0
         for i in range(N_PER_TOPIC):
-            for topic, base in valid.items():
-                pubs[topic].send_multipart(mutants(topic, base, rng) if i % 10 else [rng.randbytes(8) + b"x"])
-                sent += 1 if i % 10 else 0
+            valid = valid_frames(i + 1)  # each command newer than the last: none is out of order
+            for topic, frame in valid.items():
+                if i % 10 == 0:  # garbage that matches no subscription
+                    pubs[topic].send_multipart([rng.randbytes(8) + b"x"])
+                    continue
+                pubs[topic].send_multipart(frame if i % 10 == 5 else mutants(topic, frame, rng))
+                sent += 1
             if i % 200 == 0:
                 time.sleep(0.01)
         raw = context().socket(zmq.DEALER)
@@ -142,10 +173,15 @@ def test_fuzzed_frames_are_counted_and_never_move_the_robot(tmp_path: Path) -> N
         raw.close()
         assert node.poll() is None, "the safety node died"
         assert counted == sent and rpc_counted == 1000, (counted, sent, stats)
-        assert stats["counters"].get("passed", 0) == 0, stats  # nothing was ever let through
+        emitted = []
         while out.poll(0):
-            _, emitted = decode(out.recv_multipart())
-            assert isinstance(emitted, Command) and not np.any(emitted.base_vel), "motion emitted"
+            _, msg = decode(out.recv_multipart())
+            assert isinstance(msg, Command)
+            emitted.append(msg)
+        beyond = [m for m in emitted if not within_limits(m, cfg)]
+        assert not beyond, f"{len(beyond)} of {len(emitted)} outputs beyond the limits, first {beyond[0]}"
+        assert stats["counters"].get("passed", 0) > 0, stats  # live commands went through, clamped
+        assert any(np.any(m.base_vel) for m in emitted), "nothing moved: the limits were never exercised"
     finally:
         client.close()
         out.close()
