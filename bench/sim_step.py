@@ -23,7 +23,6 @@ import time
 from pathlib import Path
 
 import numpy as np
-import pybullet as p
 import zmq
 
 REPO = Path(__file__).resolve().parents[1]
@@ -31,6 +30,7 @@ SPEED = 0.03  # m/s: both sides drive the base at this speed (slow: the episode 
 IN_FLIGHT = 4  # commands queued ahead in lock-step
 sys.path.insert(0, str(REPO))
 
+from agent.pybullet_quiet import pybullet as p  # noqa: E402
 from agent.runtime.bus import RpcClient, RpcTimeout  # noqa: E402
 from agent.runtime.codec import encode  # noqa: E402
 from agent.runtime.messages import Command  # noqa: E402

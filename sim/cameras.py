@@ -7,8 +7,8 @@ import logging
 import pkgutil
 
 import numpy as np
-import pybullet as p
 
+from agent.pybullet_quiet import pybullet as p
 from sim.robot_config import CameraSpec
 
 log = logging.getLogger("amibot.sim.cameras")

@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Generator, Iterator
 
 import numpy as np
-import pybullet as p
 
+from agent.pybullet_quiet import pybullet as p
 from sim.ik import ArmIK
 from sim.nav import PRE_APPROACH, approach_pose
 from sim.world import SimWorld

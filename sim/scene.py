@@ -5,8 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import numpy as np
-import pybullet as p
 
+from agent.pybullet_quiet import pybullet as p
 from sim.layout import Box, Layout, ObjectPlacement
 from sim.urdf_compose import resolve_asset
 

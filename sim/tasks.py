@@ -7,8 +7,8 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 import numpy as np
-import pybullet as p
 
+from agent.pybullet_quiet import pybullet as p
 from agent.resources import config_dir
 from agent.runtime.config import load_config
 from sim.layout import Layout, free_spot

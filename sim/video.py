@@ -7,8 +7,8 @@ from typing import TYPE_CHECKING
 
 import av
 import numpy as np
-import pybullet as p
 
+from agent.pybullet_quiet import pybullet as p
 from sim.cameras import render
 
 if TYPE_CHECKING:

@@ -6,8 +6,8 @@ import math
 from typing import Any
 
 import numpy as np
-import pybullet as p
 
+from agent.pybullet_quiet import pybullet as p
 from sim.cameras import look_matrices, render, setup_renderer
 from sim.layout import Layout, generate_layout, load_scene_config
 from sim.nav import OccupancyGrid

@@ -5,8 +5,8 @@ from __future__ import annotations
 import itertools
 
 import numpy as np
-import pybullet as p
 
+from agent.pybullet_quiet import pybullet as p
 from agent.safety.scene import StaticBox
 from sim.robot_config import RobotConfig
 from sim.urdf_compose import robot_urdf

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import pybullet as p
-
+from agent.pybullet_quiet import pybullet as p
 from sim.node import SimNode, SimNodeConfig
 
 

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import numpy as np
-import pybullet as p
 import pytest
 
+from agent.pybullet_quiet import pybullet as p
 from sim.world import SimWorld
 
 
