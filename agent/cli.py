@@ -94,12 +94,20 @@ def _call(args: argparse.Namespace) -> int:
     from agent.runtime.rpc_cli import rpc_client, timeout_hint
 
     try:
+        params = json.loads(args.params)
+    except json.JSONDecodeError as exc:
+        print(f"error: params {args.params!r} are not JSON: {exc}", file=sys.stderr)
+        return 2
+    if not isinstance(params, dict):
+        print(f"error: params {args.params!r} must be a JSON object, e.g. '{{\"seed\": 3}}'", file=sys.stderr)
+        return 2
+    try:
         client = rpc_client(args.endpoint, args)
     except ValueError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     try:
-        result = client.call(args.method, json.loads(args.params), timeout=args.timeout)
+        result = client.call(args.method, params, timeout=args.timeout)
     except RpcTimeout as exc:
         print(f"error: {exc} ({timeout_hint(args)})", file=sys.stderr)
         return 1

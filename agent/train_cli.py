@@ -10,8 +10,12 @@ TRAINERS = {"encoder": "agent.perception.train", "world-model": "agent.world_mod
 
 def main(argv: Sequence[str]) -> int:
     argv = list(argv)
+    usage = f"usage: amibot train {{{','.join(TRAINERS)}}} [options]  (amibot train MODEL --help: its options)"
+    if argv[:1] in (["-h"], ["--help"]):
+        print(usage)
+        return 0
     if not argv or argv[0] not in TRAINERS:
-        print(f"usage: amibot train {{{','.join(TRAINERS)}}} [options]", file=sys.stderr)
+        print(usage, file=sys.stderr)
         return 2
     import importlib
 

@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 
 from sim.expert import Expert
+from sim.robot_config import RobotConfig, load_robot_config
 from sim.video import VideoWriter, third_person_frame
 from sim.world import SimWorld
 
@@ -29,7 +30,7 @@ class EpisodeResult:
 def run_episode(
     task: str,
     seed: int,
-    robot: str = "mobile_so101",
+    robot: str | RobotConfig = "mobile_so101",
     gui: bool = False,
     video: Path | None = None,
     world: SimWorld | None = None,
@@ -73,7 +74,12 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--gui", action="store_true")
     ap.add_argument("--video", type=Path, default=None)
     a = ap.parse_args(argv)
-    r = run_episode(a.task, a.seed, robot=a.robot, gui=a.gui, video=a.video)
+    try:
+        robot = load_robot_config(a.robot)
+    except ValueError as exc:  # names the known robots
+        print(f"error: --robot: {exc}", file=sys.stderr)
+        return 2
+    r = run_episode(a.task, a.seed, robot=robot, gui=a.gui, video=a.video)
     metrics = " ".join(f"{k}={v:.3f}" for k, v in sorted(r.metrics.items()))
     print(f"task={r.task} seed={r.seed} args={r.args} success={r.success} steps={r.steps} {metrics}")
     return 0 if r.success else 1
