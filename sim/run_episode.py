@@ -40,6 +40,7 @@ def run_episode(
     if world is None:
         world = SimWorld(robot, render=video is not None, gui=gui, image_size=(128, 128))
     writer = VideoWriter(Path(video), fps=world.control_hz) if video is not None else None
+    expert = None
     try:
         obs = world.reset(task, seed)
         expert = Expert(world)
@@ -51,9 +52,10 @@ def run_episode(
                 obs = world.observe()
                 writer.write(np.hstack([_upscale(obs["head"], 256), third_person_frame(world)]))
             status = world.task_status()
-        expert.close()
         return EpisodeResult(task, seed, status.success, status.steps, status.metrics, dict(world.task.args))
     finally:
+        if expert is not None:  # its IK client, also when the episode raised
+            expert.close()
         if writer is not None:
             writer.close()
         if own:
