@@ -20,6 +20,10 @@ def _launch(args: argparse.Namespace) -> int:
     configure_logging("launch")
     try:
         spec = load_launch(args.file, args.set)
+        if args.view or args.view_save or args.view_serve:
+            from agent.view.launch import add_view
+
+            add_view(spec, save=args.view_save, spawn=args.view, serve=args.view_serve, source=str(args.file))
     except ConfigError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
@@ -151,6 +155,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("file", type=Path)
     p.add_argument("--set", action="append", default=[], metavar="NODE.KEY=VALUE", help="override a node param")
     p.add_argument("--check", action="store_true", help="validate the graph and exit")
+    p.add_argument("--view", action="store_true", help="add a view node: the rerun viewer (web viewer if no display)")
+    p.add_argument("--view-save", default="", metavar="FILE.rrd", help="add a view node recording to FILE.rrd")
+    p.add_argument("--view-serve", action="store_true", help="add a view node serving the web viewer on :9090")
     p.set_defaults(func=_launch)
 
     p = sub.add_parser("keys", help="make CurveZMQ key pairs (public keys go to DIR/authorized)")
