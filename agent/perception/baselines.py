@@ -22,7 +22,8 @@ def pca_features(pixels: Tensor, train: Tensor, dim: int) -> Tensor:
     return (pixels.double() - mean) @ comps  # [M, min(dim, rows, P)]
 
 
-def pca_probe_r2(probe: ProbeSet, dim: int) -> float:
-    """Probe R2 of state from PCA-of-pixels features, PCA fitted on the training episodes only."""
+def pca_probe_r2(probe: ProbeSet, dim: int) -> float | None:
+    """Probe R2 of state from PCA-of-pixels features, PCA fitted on the training episodes only (None:
+    too few episodes, see collapse.episode_probe_r2)."""
     train, _ = probe.split()
     return episode_probe_r2(pca_features(probe.clips.flatten(1), train, dim), probe)

@@ -13,6 +13,9 @@ from torch.utils.data import Dataset
 
 log = logging.getLogger(__name__)
 
+# Fewest episodes for a held-out probe R2 that means something: 2 held out, 6 to fit (4 + 2 to pick alpha).
+MIN_PROBE_EPISODES = 8
+
 
 @dataclass
 class ProbeSet:
@@ -62,7 +65,8 @@ def effective_rank(z: Tensor, eps: float = 1e-12) -> float:
 
 
 def probe_r2(x_train: Tensor, y_train: Tensor, x_test: Tensor, y_test: Tensor, alpha: float = 1.0) -> float:
-    """Closed-form ridge regression x -> y on standardised features; mean R2 on the test rows."""
+    """Closed-form ridge regression x -> y on standardised features; mean R2 on the test rows over the
+    state columns that vary there (R2 is undefined for a constant column); NaN when none varies."""
     x_train, y_train, x_test, y_test = (t.double() for t in (x_train, y_train, x_test, y_test))
     mu, sd = x_train.mean(0), x_train.std(0) + 1e-6
     a, b = (x_train - mu) / sd, (x_test - mu) / sd  # [Mtr, D], [Mte, D]
@@ -75,8 +79,9 @@ def probe_r2(x_train: Tensor, y_train: Tensor, x_test: Tensor, y_test: Tensor, a
         w = a.T @ torch.linalg.solve(kernel, y_train - y_mean)  # [D, S]
     pred = b @ w + y_mean  # [Mte, S]
     ss_res = ((pred - y_test) ** 2).sum(0)
-    ss_tot = ((y_test - y_test.mean(0)) ** 2).sum(0).clamp_min(1e-12)
-    return float((1 - ss_res / ss_tot).mean())
+    ss_tot = ((y_test - y_test.mean(0)) ** 2).sum(0)
+    varies = ss_tot > 1e-9 * len(y_test)  # a constant column gave R2 ~ -1e14 from rounding noise
+    return float((1 - ss_res[varies] / ss_tot[varies]).mean()) if varies.any() else math.nan
 
 
 ALPHAS = (0.01, 0.1, 1.0, 10.0, 100.0, 1000.0)
@@ -94,14 +99,25 @@ def heldout_probe_r2(x: Tensor, y: Tensor, episode: Tensor, train: Tensor, test:
     return probe_r2(x_tr, y_tr, x[test], y[test], alpha)
 
 
-def episode_probe_r2(x: Tensor, probe: ProbeSet) -> float:
-    """Held-out-episode probe R2 of features x [M, F] (the last 25% of the probe's episodes)."""
+def episode_probe_r2(x: Tensor, probe: ProbeSet) -> float | None:
+    """Held-out-episode probe R2 of features x [M, F] (the last 25% of the probe's episodes); None when
+    the probe has fewer than MIN_PROBE_EPISODES episodes or no state column varies on the held-out ones."""
+    if len(probe.episode.unique()) < MIN_PROBE_EPISODES:
+        return None
     train, test = probe.split()
-    return heldout_probe_r2(x, probe.state, probe.episode, train, test)
+    r2 = heldout_probe_r2(x, probe.state, probe.episode, train, test)
+    return None if math.isnan(r2) else r2
 
 
-def collapse_report(z: Tensor, probe: ProbeSet) -> dict[str, float]:
-    """std, effective rank and held-out-episode probe R2 of embeddings z [M, D] of `probe`."""
+def describe_r2(r2: float | None) -> str:
+    """A probe R2 for the log: the number, or why there is none."""
+    if r2 is None:
+        return f"n/a (needs >= {MIN_PROBE_EPISODES} episodes with varying state)"
+    return f"{r2:.3f}"
+
+
+def collapse_report(z: Tensor, probe: ProbeSet) -> dict[str, float | None]:
+    """std, effective rank and held-out-episode probe R2 (None: too few episodes) of embeddings z [M, D]."""
     return {
         "emb_std": embedding_std(z),
         "eff_rank": effective_rank(z),
@@ -109,7 +125,7 @@ def collapse_report(z: Tensor, probe: ProbeSet) -> dict[str, float]:
     }
 
 
-def warn_if_collapsed(report: dict[str, float], std_min: float, rank_min: float) -> bool:
+def warn_if_collapsed(report: dict[str, float | None], std_min: float, rank_min: float) -> bool:
     """Log a loud warning (and return True) when the spread or the rank has collapsed."""
     collapsed = report["emb_std"] < std_min or report["eff_rank"] < rank_min
     if collapsed:

@@ -11,6 +11,8 @@ from agent.runtime.config import from_dict
 from agent.runtime.config import load_config as runtime_load_config
 
 POS_EMBEDS = ("sincos", "learned")
+DEVICES = ("auto", "cpu", "cuda")
+PRECISIONS = ("fp32", "bf16")
 
 
 @dataclass(frozen=True)
@@ -81,7 +83,10 @@ class TrainConfig:
     aspect_max: float = 1.5
     max_temporal_keep: float = 1.0  # context from this leading fraction of the clip; rest is target
     frame_step: int = 1  # temporal subsampling when cutting clips from episodes
-    workers: int = 0  # DataLoader worker processes
+    workers: int = 0  # DataLoader worker processes (batches are pinned in memory when training on cuda)
+    device: str = "auto"  # one of DEVICES; auto: cuda when torch sees one (cuda:LOCAL_RANK under torchrun)
+    precision: str = "fp32"  # one of PRECISIONS; bf16: forward and loss under torch.autocast, fp32 weights
+    compile: bool = False  # torch.compile the model for training
     seed: int = 0
     log_every: int = 10
     ckpt_every: int = 200
@@ -102,6 +107,11 @@ class TrainConfig:
             errs.append(f"need 0 < aspect_min <= aspect_max, got {self.aspect_min}, {self.aspect_max}")
         if self.steps < 1 or self.batch_size < 1:
             errs.append("steps and batch_size must be >= 1")
+        for name, allowed in (("device", DEVICES), ("precision", PRECISIONS)):
+            if getattr(self, name) not in allowed:
+                errs.append(f"{name}={getattr(self, name)!r}: allowed values {allowed}")
+        if self.workers < 0:
+            errs.append(f"workers={self.workers} must be >= 0")
         if errs:
             raise ValueError("invalid 'train' section: " + "; ".join(errs))
 

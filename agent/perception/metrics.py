@@ -30,12 +30,12 @@ class MetricsLog:
 
 def plot_metrics(rows: list[dict[str, Any]], path: Path, groups: list[tuple[str, ...]] = PANELS) -> None:
     """One panel per metric group against step (matplotlib's Agg canvas, no display needed)."""
-    panels = [keys for keys in groups if any(k in r for r in rows for k in keys)]
+    panels = [keys for keys in groups if any(r.get(k) is not None for r in rows for k in keys)]
     fig = Figure(figsize=(4 * max(1, len(panels)), 3.2))
     axes = fig.subplots(1, max(1, len(panels)), squeeze=False)[0]
     for ax, keys in zip(axes, panels, strict=False):
         for key in keys:
-            pts = [(r["step"], r[key]) for r in rows if key in r]
+            pts = [(r["step"], r[key]) for r in rows if r.get(key) is not None]  # None: not measurable (probe R2)
             if pts:
                 ax.plot(*zip(*pts, strict=True), marker="." if len(pts) < 50 else None, label=key)
         ax.set_xlabel("step")

@@ -147,6 +147,11 @@ class VJEPA(nn.Module):
     def forward(self, clip: Tensor, masks: Sequence[tuple[Tensor, Tensor]]) -> Tensor:
         return self.loss(clip, masks)
 
+    @property
+    def device(self) -> torch.device:
+        """Where the weights live; encode/embed move their input here."""
+        return self.predictor.mask_tokens.device
+
     def loss(self, clip: Tensor, masks: Sequence[tuple[Tensor, Tensor]]) -> Tensor:
         """Mean L1 between predictions and layer-normed target features at masked tokens.
 
@@ -170,8 +175,8 @@ class VJEPA(nn.Module):
 
     @torch.no_grad()
     def encode(self, clip: Tensor) -> Tensor:
-        """Frozen target-encoder tokens: clip [B, T, 3, H, W] -> [B, N, D]."""
-        return self.target(clip)
+        """Frozen target-encoder tokens: clip [B, T, 3, H, W] (any device) -> [B, N, D] on the model's device."""
+        return self.target(clip.to(self.device))
 
     @torch.no_grad()
     def embed(self, clip: Tensor) -> Tensor:

@@ -49,9 +49,9 @@ FEATURES: dict[str, Callable[[VJEPA, Tensor], Tensor]] = {"pooled": pooled, "gri
 
 
 def features(model: VJEPA, clips: Tensor, kind: str, batch: int = 64) -> Tensor:
-    """Features [M, F] of clips [M, T, 3, H, W] (float64, for the probe)."""
+    """Features [M, F] of clips [M, T, 3, H, W] (float64 on the CPU, for the probe), computed on the model's device."""
     fn = FEATURES[kind]
-    return torch.cat([fn(model, c).double() for c in clips.split(batch)])
+    return torch.cat([fn(model, c).double().cpu() for c in clips.split(batch)])
 
 
 def random_init(cfg: Config) -> VJEPA:

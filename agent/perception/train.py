@@ -27,7 +27,7 @@ from tqdm import tqdm
 from agent.perception.baselines import pca_probe_r2
 from agent.perception.checkpoint import CHECKPOINT, load_checkpoint, save_checkpoint
 from agent.perception.clips import open_clips
-from agent.perception.collapse import ProbeSet, collapse_report, warn_if_collapsed
+from agent.perception.collapse import ProbeSet, collapse_report, describe_r2, warn_if_collapsed
 from agent.perception.config import Config, EncoderConfig, TrainConfig, load_config
 from agent.perception.masking import MaskSampler, mask_specs
 from agent.perception.metrics import MetricsLog, plot_metrics
@@ -83,19 +83,34 @@ class DistInfo:
     owns_group: bool  # True when train() created the process group and must destroy it
 
 
-def setup_distributed() -> DistInfo:
-    """Join the torchrun process group when WORLD_SIZE > 1 (gloo on CPU, nccl on GPU)."""
+def setup_distributed(device: str = "auto") -> DistInfo:
+    """Join the torchrun process group when WORLD_SIZE > 1 and pick this process's device.
+
+    device (train.device): "cpu" (gloo), "cuda" (nccl, cuda:LOCAL_RANK) or "auto" (cuda when torch sees one).
+    """
+    cuda = device == "cuda" or (device == "auto" and torch.cuda.is_available())
+    local = int(os.environ.get("LOCAL_RANK", "0"))
+    if cuda and local >= torch.cuda.device_count():
+        raise ValueError(
+            f"train.device={device!r}: process LOCAL_RANK {local} but torch sees {torch.cuda.device_count()} "
+            "CUDA device(s); start at most that many processes per node or set train.device: cpu"
+        )
     owns = False
     if int(os.environ.get("WORLD_SIZE", "1")) > 1 and not dist.is_initialized():
-        dist.init_process_group("nccl" if torch.cuda.is_available() else "gloo")
+        dist.init_process_group("nccl" if cuda else "gloo")
         owns = True
     on = dist.is_available() and dist.is_initialized()
     rank, world = (dist.get_rank(), dist.get_world_size()) if on else (0, 1)
-    device = torch.device("cpu")
-    if torch.cuda.is_available():
-        device = torch.device("cuda", int(os.environ.get("LOCAL_RANK", "0")))
-        torch.cuda.set_device(device)
-    return DistInfo(rank, world, device, owns)
+    dev = torch.device("cpu")
+    if cuda:
+        dev = torch.device("cuda", local)
+        torch.cuda.set_device(dev)
+    return DistInfo(rank, world, dev, owns)
+
+
+def autocast(device: torch.device, precision: str) -> torch.autocast:
+    """bf16 autocast on `device` when precision is "bf16" (weights, optimizer and EMA stay fp32)."""
+    return torch.autocast(device.type, dtype=torch.bfloat16, enabled=precision == "bf16")
 
 
 def train_step(
@@ -113,7 +128,8 @@ def train_step(
         if group["decay"]:
             group["weight_decay"] = weight_decay(tc, step)
     pairs = [(c.to(clip.device), t.to(clip.device)) for c, t in masks(clip.shape[0])]
-    loss = net(clip, pairs)  # net is model or its DDP wrapper
+    with autocast(clip.device, tc.precision):
+        loss = net(clip, pairs)  # net is model, its DDP wrapper or their torch.compile
     opt.zero_grad(set_to_none=True)
     loss.backward()
     if tc.grad_clip > 0:
@@ -159,7 +175,7 @@ def train(
     a later call with resume=True continues from out_dir/checkpoint.pt with identical state.
     """
     tc = cfg.train
-    env = setup_distributed()
+    env = setup_distributed(tc.device)
     out = Path(out_dir)
     ckpt = out / CHECKPOINT
     if ckpt.exists() and not resume:
@@ -174,6 +190,8 @@ def train(
     if env.world > 1:
         ids = [env.device.index] if env.device.type == "cuda" else None
         net = DistributedDataParallel(model, device_ids=ids)
+    if tc.compile:
+        net = torch.compile(net)
 
     sampler = DistributedSampler(
         data, num_replicas=env.world, rank=env.rank, shuffle=True, seed=tc.seed, drop_last=True
@@ -190,7 +208,7 @@ def train(
             probe = ProbeSet.from_dataset(data, tc.probe_clips)
             width = embed_width(cfg.encoder)
             pca_r2 = pca_probe_r2(probe, width)
-            log.info("probe baseline: PCA-of-pixels (dim %d) R2 %.3f", width, pca_r2)
+            log.info("probe baseline: PCA-of-pixels (dim %d) R2 %s", width, describe_r2(pca_r2))
 
     end = tc.steps if stop_after is None else min(tc.steps, stop_after)
     bar = tqdm(total=tc.steps, initial=step, disable=not (lead and progress), desc="encoder")
@@ -199,7 +217,9 @@ def train(
         epoch, offset = divmod(step, per_epoch)
         sampler.set_epoch(epoch)  # same permutation on resume: position = step within epoch
         order = list(sampler)[offset * tc.batch_size : per_epoch * tc.batch_size]
-        loader = DataLoader(data, tc.batch_size, sampler=order, num_workers=tc.workers)
+        loader = DataLoader(
+            data, tc.batch_size, sampler=order, num_workers=tc.workers, pin_memory=env.device.type == "cuda"
+        )
         for batch in loader:
             clip = batch["clip"].to(env.device, non_blocking=True)  # [B, T, 3, H, W]
             loss = train_step(net, model, opt, sched, masks, clip, step, tc)
@@ -220,7 +240,14 @@ def train(
                 report = collapse_report(_probe(model, probe, env.device), probe)
                 warn_if_collapsed(report, tc.collapse_std, tc.collapse_rank)
                 metrics.write({"step": step, **report, "pca_probe_r2": pca_r2})
-                log.info("step %d collapse watch: %s (PCA R2 %.3f)", step, report, pca_r2)
+                log.info(
+                    "step %d collapse watch: emb_std %.4f, eff_rank %.2f, probe_r2 %s (PCA %s)",
+                    step,
+                    report["emb_std"],
+                    report["eff_rank"],
+                    describe_r2(report["probe_r2"]),
+                    describe_r2(pca_r2),
+                )
             if step % tc.ckpt_every == 0 or step == end:
                 save_checkpoint(ckpt, step, cfg, model, opt, sched, masks, env.rank)
                 if metrics is not None:

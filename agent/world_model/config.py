@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from agent.perception.config import DEVICES, PRECISIONS
 from agent.runtime.config import from_dict
 from agent.runtime.config import load_config as runtime_load_config
 
@@ -63,6 +64,8 @@ class TrainConfig:
     log_every: int = 10
     ckpt_every: int = 200
     eval_every: int = 200  # held-out k-step errors vs copy-last; 0 disables
+    device: str = "auto"  # auto (cuda when torch sees one), cpu or cuda, as the encoder's train.device
+    precision: str = "fp32"  # fp32 or bf16 (torch.autocast; weights and optimizer stay fp32)
 
     def check(self) -> None:
         """Raise ValueError naming every bad value."""
@@ -75,6 +78,9 @@ class TrainConfig:
             errs.append(f"held_out={self.held_out} must be in [0, 1)")
         if any(k < 1 for k in self.eval_k):
             errs.append(f"eval_k={self.eval_k}: every k must be >= 1")
+        for name, allowed in (("device", DEVICES), ("precision", PRECISIONS)):
+            if getattr(self, name) not in allowed:
+                errs.append(f"{name}={getattr(self, name)!r}: allowed values {allowed}")
         if errs:
             raise ValueError("invalid 'train' section: " + "; ".join(errs))
 

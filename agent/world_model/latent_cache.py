@@ -71,7 +71,7 @@ def encode_episode(model: VJEPA, frames: np.ndarray, frame_step: int, batch: int
     x = torch.from_numpy(np.array(frames)).permute(0, 3, 1, 2).float() / 255.0  # [L, 3, H, W]
     x = square_frames(x, cfg.img_size)  # as the perception node and encoder training crop and resize
     idx = clip_index(len(x), (cfg.frames - 1) * frame_step + 1, frame_step)  # [L, T]
-    out = [model.embed(x[rows]) for rows in idx.split(batch)]  # each [b, tokens, D]
+    out = [model.embed(x[rows]).cpu() for rows in idx.split(batch)]  # each [b, tokens, D], run on the model's device
     return torch.cat(out).numpy()
 
 

@@ -24,7 +24,7 @@ from torch.utils.data import DataLoader, DistributedSampler
 from tqdm import tqdm
 
 from agent.perception.metrics import MetricsLog, plot_metrics
-from agent.perception.train import lr_factor, setup_distributed
+from agent.perception.train import autocast, lr_factor, setup_distributed
 from agent.world_model.checkpoint import CHECKPOINT, check_interface, load_checkpoint, save_checkpoint
 from agent.world_model.config import Config, load_config
 from agent.world_model.data import Episode, Windows, load_episodes, split_episodes, training_rows
@@ -88,7 +88,7 @@ def train(
     with resume=True continues from out_dir/checkpoint.pt with identical state.
     """
     tc, mc = cfg.train, cfg.model
-    env = setup_distributed()
+    env = setup_distributed(tc.device)
     out = Path(out_dir)
     ckpt = out / CHECKPOINT
     if ckpt.exists() and not resume:
@@ -124,9 +124,10 @@ def train(
         epoch, offset = divmod(step, per_epoch)
         sampler.set_epoch(epoch)  # same permutation on resume: position = step within epoch
         order = list(sampler)[offset * tc.batch_size : per_epoch * tc.batch_size]
-        for batch in DataLoader(data, tc.batch_size, sampler=order):
-            z, s, a = (batch[k].to(env.device) for k in ("z", "proprio", "action"))  # [B, T, tokens, D], [B, T, S|A]
-            terms = net(z, s, a)
+        for batch in DataLoader(data, tc.batch_size, sampler=order, pin_memory=env.device.type == "cuda"):
+            z, s, a = (batch[k].to(env.device, non_blocking=True) for k in ("z", "proprio", "action"))
+            with autocast(env.device, tc.precision):
+                terms = net(z, s, a)  # z [B, T, tokens, D], s [B, T, S], a [B, T, A]
             opt.zero_grad(set_to_none=True)
             terms["loss"].backward()
             if tc.grad_clip > 0:

@@ -20,12 +20,13 @@ torch.set_num_threads(1)
 # Die with the torchrun agent: its workers run in their own sessions and would outlive a killed test.
 ctypes.CDLL(None).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
 ENC = dict(img_size=32, dim=32, depth=1, heads=2, pred_dim=16, pred_depth=1, pred_heads=2)
-TRAIN = dict(steps=2, batch_size=2, warmup_steps=1, log_every=1, probe_every=2, probe_clips=12)
+# gloo on the CPU whatever the machine has: two processes must not share (or lack) one GPU.
+TRAIN = dict(steps=2, batch_size=2, warmup_steps=1, log_every=1, probe_every=2, probe_clips=12, device="cpu")
 
 
 def main(out: Path) -> None:
     cfg = config_from_dict({"encoder": ENC, "train": TRAIN}, "<ddp test>")
-    env = setup_distributed()
+    env = setup_distributed("cpu")
     data = ClipDataset(synthetic_episodes(4, length=6, size=32, seed=0), frames=4)
     clip = torch.stack([data[i]["clip"] for i in range(4)])  # [4, T, 3, H, W], same on all ranks
     masks = MaskSampler(cfg.encoder.grid, mask_specs(cfg.train), seed=0)(4)  # fixed counts

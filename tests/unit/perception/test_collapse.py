@@ -7,8 +7,12 @@ import pytest
 import torch
 
 from agent.perception.baselines import pca_probe_r2
+from agent.perception.clips import ClipDataset, synthetic_episodes
 from agent.perception.collapse import (
+    MIN_PROBE_EPISODES,
     ProbeSet,
+    collapse_report,
+    describe_r2,
     effective_rank,
     embedding_std,
     probe_r2,
@@ -45,7 +49,28 @@ def test_probe_set_and_pca_baseline(clips) -> None:
     probe = ProbeSet.from_dataset(clips, 30)
     train, test = probe.split()
     assert set(probe.episode[train].tolist()).isdisjoint(probe.episode[test].tolist())
-    assert math.isfinite(pca_probe_r2(probe, 8))  # 6 short episodes: value itself is noise
+    many = ProbeSet.from_dataset(ClipDataset(synthetic_episodes(MIN_PROBE_EPISODES, 6, 32, seed=0), 4), 64)
+    assert math.isfinite(pca_probe_r2(many, 8))  # short episodes: the value itself is noise
+
+
+def test_too_few_episodes_give_no_probe_number() -> None:
+    """4 episodes (1 held out) gave probe_r2 -6e14 on sim data: now None, logged as n/a with the reason."""
+    probe = ProbeSet.from_dataset(ClipDataset(synthetic_episodes(4, 10, 32, seed=0), frames=4), 64)
+    report = collapse_report(probe.clips.flatten(1)[:, :64], probe)
+    assert report["probe_r2"] is None and pca_probe_r2(probe, 8) is None
+    assert report["eff_rank"] > 1  # the other numbers are still measured
+    assert describe_r2(None) == f"n/a (needs >= {MIN_PROBE_EPISODES} episodes with varying state)"
+    assert describe_r2(0.51234) == "0.512"
+
+
+def test_probe_r2_skips_state_columns_constant_on_the_test_rows() -> None:
+    """A state column that does not change on the held-out rows (an object never moved) has no R2."""
+    g = torch.Generator().manual_seed(0)
+    y = torch.rand(200, 2, generator=g)
+    y[150:, 1] = 0.3  # constant on the test rows
+    x = torch.cat([y @ torch.randn(2, 16, generator=g), torch.randn(200, 8, generator=g)], 1)
+    assert probe_r2(x[:150], y[:150], x[150:], y[150:]) > 0.99  # column 0 only
+    assert math.isnan(probe_r2(x[:150], y[:150, 1:], x[150:], y[150:, 1:]))
 
 
 def test_probe_r2_dual_form_matches_primal() -> None:
