@@ -98,6 +98,7 @@ class ViewNode(Node):
     def _at(self, episode: int, sim_time: float) -> rr.RecordingStream:
         """The recording with its time set to sim_time on the episode's timeline."""
         assert self.rec is not None  # setup() ran
+        self.rec.reset_time()  # else the previous episode's timeline would stamp this row too
         self.rec.set_time(timeline(episode), duration=sim_time)
         return self.rec
 
