@@ -24,7 +24,8 @@ log = logging.getLogger(__name__)
 HEARTBEAT_TOPIC = "heartbeat"
 _LOG_EVERY = 100  # after the first few, log one rejection in this many
 MAX_TOPIC_BYTES = 128  # longest topic a subscriber may ask for
-MAX_PEER_SUBSCRIPTIONS = 64  # subscriptions one connection may hold at a publisher; more and it is cut
+MAX_PEER_SUBSCRIPTIONS = 64  # subscribe messages one connection may send a publisher; more and it is cut
+SERVE_BATCH = 256  # (un)subscriptions a publisher handles per call; the rest wait for the next loop
 SUBSCRIPTION_MAX_BYTES = 512  # inbound cap of a publisher socket (subscriptions; also the CurveZMQ handshake)
 # a dropped link that ZeroMQ has not started retrying within this time is reconnected by hand
 RELINK_AFTER_S = 0.2
@@ -106,16 +107,21 @@ class Publisher:
             apply_server(self.sock, context(), curve)
         self.sock.bind(endpoint)
         self._seq: Counter[str] = Counter()
-        self._held: Counter[int] = Counter()  # connection fd -> subscriptions it holds here
+        self._topics: dict[int, Counter[bytes]] = {}  # connection fd -> topics it subscribed to here
+        self._sent: Counter[int] = Counter()  # connection fd -> subscribe messages it sent (none refunded)
         self._serve_at = 0.0  # publish() looks for pending subscriptions from then on
 
     def serve_subscriptions(self) -> None:
-        """Apply, refuse or cut every queued (un)subscription; call when the socket is readable."""
+        """Apply, refuse or cut queued (un)subscriptions, at most SERVE_BATCH of them a call (a flood
+        must not starve the node's loop); call when the socket is readable."""
         while self.monitor.get(zmq.EVENTS) & zmq.POLLIN:  # a new connection on a reused fd starts from 0
-            frames = self.monitor.recv_multipart()
-            self._held.pop(int.from_bytes(frames[0][2:6], "little"), None)
+            fd = int.from_bytes(self.monitor.recv_multipart()[0][2:6], "little")
+            self._topics.pop(fd, None)
+            self._sent.pop(fd, None)
         sock = self.sock
-        while sock.get(zmq.EVENTS) & zmq.POLLIN:
+        for _ in range(SERVE_BATCH):
+            if not sock.get(zmq.EVENTS) & zmq.POLLIN:
+                break
             try:
                 frame = sock.recv(zmq.NOBLOCK, copy=False)
             except zmq.Again:
@@ -124,24 +130,31 @@ class Publisher:
 
     def _serve(self, frame: zmq.Frame) -> None:
         data, fd = frame.bytes, _source_fd(frame)
-        if data[:1] == b"\0":
-            self.sock.setsockopt(zmq.UNSUBSCRIBE, data[1:])
-            if self._held[fd] > 0:
-                self._held[fd] -= 1
-        elif data[:1] != b"\1":
+        kind, topic = data[:1], data[1:]
+        if kind == b"\0":
+            held = self._topics.get(fd)
+            if fd < 0 or (held is not None and held[topic] > 0):  # ZeroMQ's own as a link ends, or one it holds
+                self.sock.setsockopt(zmq.UNSUBSCRIBE, topic)
+                if held is not None:
+                    held[topic] -= 1
+            else:  # an unsubscribe of a topic it never subscribed to must not make room for another
+                self.rejects.reject("unknown_unsubscription", f"{topic[:32]!r} was not subscribed by that peer")
+        elif kind != b"\1":
             self.rejects.reject("bad_subscription", f"{data[:32]!r} is not a (un)subscription")
-        elif fd >= 0 and self._held[fd] >= MAX_PEER_SUBSCRIPTIONS:
+        elif fd >= 0 and self._sent[fd] >= MAX_PEER_SUBSCRIPTIONS:
             self._cut(fd, frame)
-        elif len(data) - 1 > MAX_TOPIC_BYTES:
-            self._held[fd] += 1
-            self.rejects.reject("subscription_too_long", f"{len(data) - 1} bytes > {MAX_TOPIC_BYTES}: {data[1:33]!r}")
+        elif len(topic) > MAX_TOPIC_BYTES:
+            self._sent[fd] += 1
+            self.rejects.reject("subscription_too_long", f"{len(topic)} bytes > {MAX_TOPIC_BYTES}: {topic[:32]!r}")
         else:
-            self._held[fd] += 1
-            self.sock.setsockopt(zmq.SUBSCRIBE, data[1:])
+            self._sent[fd] += 1
+            self._topics.setdefault(fd, Counter())[topic] += 1
+            self.sock.setsockopt(zmq.SUBSCRIBE, topic)
 
     def _cut(self, fd: int, frame: zmq.Frame) -> None:
         """Close the connection on fd: ZeroMQ then drops it and everything it subscribed."""
-        self._held.pop(fd, None)
+        self._topics.pop(fd, None)
+        self._sent.pop(fd, None)
         try:
             with socket.socket(fileno=os.dup(fd)) as conn:
                 conn.shutdown(socket.SHUT_RDWR)

@@ -211,3 +211,28 @@ def test_curve_rejects_clients_without_an_accepted_key(tmp_path: Path) -> None:
     assert handled == 1, "the server must never see a request from an unaccepted key"
     for s in (pub, good, evil, plain, rpc, ok_client, bad_client):
         s.close()
+
+
+def test_subscription_churn_cannot_dodge_the_per_peer_bound(tmp_path: Path) -> None:
+    """Subscribe, unsubscribe, subscribe another: an unsubscribe refunds nothing, so churn is cut too."""
+    endpoint = f"ipc://{tmp_path}/churn.pub"
+    pub = Publisher(endpoint)
+    peer = context().socket(zmq.XSUB)
+    peer.linger = 0
+    peer.connect(endpoint)
+    try:
+        deadline = time.monotonic() + 5
+        i = 0
+        while time.monotonic() < deadline and not pub.rejects.by_reason["subscription_flood"]:
+            topic = f"t{i}".encode()
+            peer.send(b"\1" + topic)
+            peer.send(b"\0" + topic)
+            i += 1
+            if i % 16 == 0:
+                time.sleep(0.001)
+                pub.serve_subscriptions()
+        assert pub.rejects.by_reason["subscription_flood"] >= 1, f"{i} churned topics, never cut"
+        assert i < 10_000
+    finally:
+        peer.close()
+        pub.close()
