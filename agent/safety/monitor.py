@@ -68,8 +68,9 @@ class Monitor:
         self.obs = obs
         if self.q is None or new_episode:
             # Rate limits count from where the arm is: after a reset (the backend may have moved the
-            # robot) ramping from the last episode's targets would itself be a jump.
-            self.q = np.clip(obs.arm, self.cfg.arm.lower, self.cfg.arm.upper)
+            # robot) ramping from the last episode's targets would itself be a jump. Not clipped to the
+            # limits: a joint resting outside them is held there, moved back only by a command.
+            self.q = np.array(obs.arm, dtype=float)
             self.v = np.zeros(self.n_arm)
         if new_episode:
             self.base = np.zeros(3)  # a reset leaves the base at rest
@@ -84,21 +85,24 @@ class Monitor:
         self.motion_ok_after = max(self.motion_ok_after, now)
 
     def stop(self, now: float, events: list[Intervention]) -> Decision:
-        """A controlled stop: base decelerates within limits, arm holds where it is, gripper holds."""
-        if self.obs is None:
+        """A controlled stop from the output in force at the last tick: base and arm targets decelerate
+        at their max_acc to rest, gripper holds. Every stop within one tick is the same stop."""
+        if self.obs is None or self.ref_q is None:
             return Decision(None, events, stopped=True)
+        cfg = self.cfg
         # Brake from what the base does, not from what was last asked: a base still accelerating
         # towards the last command would otherwise be commanded faster than it moves (speed up to stop).
-        # The measured velocity (robot frame, like the command), capped by the last command's magnitude
-        # so that a stop never asks for more than either, steps to zero at max_acc per period.
+        # The measured velocity (robot frame, like the command), capped by the commanded one so that a
+        # stop never asks for more than either, steps to zero at max_acc per period.
         measured = np.asarray(self.obs.base_vel, dtype=float)
-        start = np.clip(measured, -np.abs(self.base), np.abs(self.base))
-        self.base = rules.brake_base(start, self.cfg.base, self.cfg.dt)
-        self.q = np.clip(np.asarray(self.obs.arm, dtype=float), self.cfg.arm.lower, self.cfg.arm.upper)
-        self.v = np.zeros(self.n_arm)
+        start = np.clip(measured, -np.abs(self.ref_base), np.abs(self.ref_base))
+        self.base = rules.brake_base(start, cfg.base, cfg.dt)
+        # The arm's targets decelerate from the last ones (never from an observation: a joint outside
+        # the limits, or a glitched reading, must not become a target the arm jumps to during a stop).
+        self.q = rules.brake_arm(self.ref_q, self.ref_v, cfg.arm, cfg.dt)
+        self.v = (self.q - self.ref_q) / cfg.dt
         grip = self.gripper if self.gripper is not None else float(self.obs.gripper)
-        self.gripper = min(max(grip, self.cfg.gripper_lower), self.cfg.gripper_upper)
-        self._tick()  # a stop holds from now on: whatever passes next is limited from the stop
+        self.gripper = min(max(grip, cfg.gripper_lower), cfg.gripper_upper)
         cmd = Command(
             base_vel=self.base.copy(),
             arm=self.q.copy(),
