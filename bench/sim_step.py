@@ -31,12 +31,12 @@ IN_FLIGHT = 4  # commands queued ahead in lock-step
 sys.path.insert(0, str(REPO))
 
 from agent.pybullet_quiet import pybullet as p  # noqa: E402
+from agent.robot.config import load_robot_config  # noqa: E402
 from agent.runtime.bus import RpcClient, RpcTimeout  # noqa: E402
 from agent.runtime.codec import encode  # noqa: E402
 from agent.runtime.messages import Command  # noqa: E402
 from sim.cameras import look_matrices, render, setup_renderer  # noqa: E402
 from sim.node import SimNodeConfig  # noqa: E402
-from sim.robot_config import load_robot_config  # noqa: E402
 from sim.tasks import load_task_config  # noqa: E402
 from sim.world import SimWorld  # noqa: E402
 

@@ -12,6 +12,8 @@ from typing import Any
 
 import numpy as np
 
+from agent.robot.config import load_robot_config
+from agent.robot.features import robot_features
 from agent.runtime.command_gate import refusal
 from agent.runtime.config import ConfigError
 from agent.runtime.messages import Command, Observation
@@ -19,14 +21,12 @@ from agent.runtime.node import Node, run_node
 from hardware.cameras import Camera, open_camera
 from hardware.config import HardwareNodeConfig, resolve
 from hardware.fault_log import FaultLog
-from hardware.features import robot_features
 from hardware.feetech.bus import BusError, FeetechBus
 from hardware.feetech.calibration import load_calibration
 from hardware.feetech.emulator import EmulatorProcess
 from hardware.feetech.motors import PositionJoints, Wheels
 from hardware.guardian import Guardian
 from hardware.kinematics import OmniKinematics, integrate
-from sim.robot_config import load_robot_config
 
 EMULATOR_LATENCY_MS = 50.0  # the emulator is a process on a shared CPU, not a servo: give it time to answer
 LIMIT_TOL = 1e-6  # commands this far past a limit are still in range (float round trips)

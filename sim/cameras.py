@@ -9,7 +9,7 @@ import pkgutil
 import numpy as np
 
 from agent.pybullet_quiet import pybullet as p
-from sim.robot_config import CameraSpec
+from agent.robot.config import CameraSpec
 
 log = logging.getLogger("amibot.sim.cameras")
 RENDERERS = ("tiny", "egl", "auto")  # auto: EGL where it loads, else tiny

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import gymnasium as gym
 
-from sim.robot_config import CONFIG_DIR
+from agent.robot.config import known_robots
 from sim.tasks import TASKS
 
 NAMESPACE = "amibot"
@@ -21,11 +21,6 @@ def env_id(task: str, robot: str = DEFAULT_ROBOT) -> str:
     return f"{NAMESPACE}/{name}-v0"
 
 
-def robots() -> list[str]:
-    """The robot names configs/robots holds."""
-    return sorted(path.stem for path in CONFIG_DIR.glob("*.yaml"))
-
-
-ENV_KWARGS = {env_id(task, robot): {"task": task, "robot": robot} for robot in robots() for task in TASKS}
+ENV_KWARGS = {env_id(task, robot): {"task": task, "robot": robot} for robot in known_robots() for task in TASKS}
 for _id, _kwargs in ENV_KWARGS.items():
     gym.register(_id, entry_point=ENTRY_POINT, kwargs=_kwargs)

@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 
 from agent.pybullet_quiet import pybullet as p
-from sim.robot_config import RobotConfig
-from sim.urdf_compose import arm_urdf
+from agent.robot.config import RobotConfig
+from agent.robot.urdf import arm_urdf
 
 
 class ArmIK:

@@ -7,8 +7,8 @@ import math
 import numpy as np
 
 from agent.pybullet_quiet import pybullet as p
-from sim.robot_config import RobotConfig
-from sim.urdf_compose import robot_urdf
+from agent.robot.config import RobotConfig
+from agent.robot.urdf import robot_urdf
 
 BASE_JOINTS = ("base_x", "base_y", "base_yaw")
 FINGER_FRICTION = 2.0

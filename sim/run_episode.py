@@ -9,8 +9,8 @@ from pathlib import Path
 
 import numpy as np
 
+from agent.robot.config import RobotConfig, load_robot_config
 from sim.expert import Expert
-from sim.robot_config import RobotConfig, load_robot_config
 from sim.video import VideoWriter, third_person_frame
 from sim.world import SimWorld
 

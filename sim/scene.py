@@ -7,8 +7,8 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from agent.pybullet_quiet import pybullet as p
+from agent.robot.urdf import resolve_asset
 from sim.layout import Box, Layout, ObjectPlacement
-from sim.urdf_compose import resolve_asset
 
 OBJECT_FRICTION = 1.2
 

@@ -8,11 +8,12 @@ from typing import Any
 import numpy as np
 
 from agent.pybullet_quiet import pybullet as p
+from agent.robot.config import RobotConfig, load_robot_config
+from agent.robot.features import robot_features
 from sim.cameras import look_matrices, render, setup_renderer
 from sim.layout import Layout, generate_layout, load_scene_config
 from sim.nav import OccupancyGrid
 from sim.robot import Robot
-from sim.robot_config import RobotConfig, load_robot_config
 from sim.scene import SceneHandles, build_scene
 from sim.tasks import TaskSpec, TaskStatus, TaskTracker, load_task_config, sample_task
 
@@ -61,94 +62,8 @@ class SimWorld:
     # --- declared interface --------------------------------------------------------------
     @property
     def features(self) -> dict[str, Any]:
-        """Observation and action features (names, shapes, dtypes, units, limits)."""
-        h, w = self.image_size
-        r = self.robot
-        arm_names = [j.name for j in r.arm.joints]
-        img = {
-            "shape": (h, w, 3),
-            "dtype": "uint8",
-            "names": ["height", "width", "rgb"],
-            "unit": "pixel",
-        }
-        obs: dict[str, dict[str, Any]] = {
-            "head": dict(img),
-            "wrist": dict(img),
-            "base_pose": {
-                "shape": (3,),
-                "dtype": "float64",
-                "names": ["x", "y", "yaw"],
-                "unit": "m, m, rad",
-            },
-            "base_vel": {
-                "shape": (3,),
-                "dtype": "float64",
-                "names": ["vx", "vy", "wz"],
-                "unit": "m/s, m/s, rad/s",
-                "low": [-v for v in r.base.max_vel],
-                "high": list(r.base.max_vel),
-            },
-            "arm": {
-                "shape": (r.n_arm,),
-                "dtype": "float64",
-                "names": arm_names,
-                "unit": "rad",
-                "low": r.arm_lower,
-                "high": r.arm_upper,
-            },
-            "arm_vel": {
-                "shape": (r.n_arm,),
-                "dtype": "float64",
-                "names": arm_names,
-                "unit": "rad/s",
-            },
-            "gripper": {
-                "shape": (),
-                "dtype": "float64",
-                "names": ["opening"],
-                "unit": "1",
-                "low": 0.0,
-                "high": 1.0,
-            },
-            "time": {"shape": (), "dtype": "float64", "names": ["t"], "unit": "s"},
-        }
-        if self.depth:
-            for cam in ("head", "wrist"):
-                obs[f"{cam}_depth"] = {
-                    "shape": (h, w),
-                    "dtype": "float32",
-                    "names": ["height", "width"],
-                    "unit": "m",
-                }
-        action = {
-            "base_vel": {
-                "shape": (3,),
-                "dtype": "float64",
-                "names": ["vx", "vy", "wz"],
-                "unit": "m/s, m/s, rad/s",
-                "low": [-v for v in r.base.max_vel],
-                "high": list(r.base.max_vel),
-                "max_acc": list(r.base.max_acc),
-            },
-            "arm_targets": {
-                "shape": (r.n_arm,),
-                "dtype": "float64",
-                "names": arm_names,
-                "unit": "rad",
-                "low": r.arm_lower,
-                "high": r.arm_upper,
-                "max_velocity": [j.max_velocity for j in r.arm.joints],
-            },
-            "gripper": {
-                "shape": (),
-                "dtype": "float64",
-                "names": ["opening"],
-                "unit": "1",
-                "low": 0.0,
-                "high": 1.0,
-            },
-        }
-        return {"observation": obs, "action": action, "control_hz": self.control_hz}
+        """Observation and action features (names, shapes, dtypes, units, limits): agent/robot/features.py."""
+        return robot_features(self.robot, self.image_size, self.control_hz, self.depth)
 
     # --- episode -------------------------------------------------------------------------
     def reset(self, task: str = "fetch", seed: int = 0, layout_seed: int | None = None, **task_kwargs: str) -> dict:

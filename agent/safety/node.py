@@ -8,6 +8,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import IO, Any
 
+from agent.robot.config import load_robot_config
 from agent.runtime.bus import RpcError, RpcTimeout
 from agent.runtime.config import ConfigError
 from agent.runtime.messages import Command, Observation, SafetyEvent, Surprise
@@ -21,7 +22,6 @@ from agent.safety.monitor import Decision, Monitor
 from agent.safety.scene import footprints, keepout_zones, load_boxes
 from agent.safety.scene_sync import SceneFollower
 from agent.safety.watchdog import PeerSeen, faults
-from sim.robot_config import load_robot_config
 
 
 class SafetyNode(Node):

@@ -8,7 +8,8 @@ from typing import Protocol
 import numpy as np
 
 from agent.runtime.messages import Observation
-from agent.teleop.source import Motion
+from agent.teleop.source import DeviceError, Motion
+from hardware.feetech.leader import LeaderError
 
 
 class LeaderArm(Protocol):
@@ -51,8 +52,11 @@ class LeaderArmSource:
 
 
 def load_driver(spec: str, **kwargs: object) -> LeaderArm:
-    """Instantiate a driver named 'package.module:Class'."""
+    """Instantiate a driver named 'package.module:Class'; a driver that cannot open its arm is a DeviceError."""
     module, _, cls = spec.partition(":")
     if not cls:
         raise ValueError(f"leader driver {spec!r}: expected 'package.module:Class'")
-    return getattr(importlib.import_module(module), cls)(**kwargs)
+    try:
+        return getattr(importlib.import_module(module), cls)(**kwargs)
+    except LeaderError as exc:
+        raise DeviceError(str(exc)) from None

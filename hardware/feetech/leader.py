@@ -5,7 +5,6 @@ from __future__ import annotations
 import numpy as np
 
 from agent.runtime.config import ConfigError
-from agent.teleop.source import DeviceError
 from hardware.config import resolve
 from hardware.feetech import table as T
 from hardware.feetech.bus import BusError, FeetechBus
@@ -16,8 +15,12 @@ from hardware.feetech.motors import PositionJoints, set_eeprom
 LEADER_CALIBRATION = "configs/hardware/calibration/so101_leader.yaml"
 
 
+class LeaderError(RuntimeError):
+    """The leader arm cannot be used (no port, bus error, bad calibration); the message says which."""
+
+
 class FeetechLeader:
-    """agent.teleop.leader.LeaderArm over a Feetech bus: the arm joints, then the gripper [rad]."""
+    """A leader arm on a Feetech bus: reads the arm joints, then the gripper [rad]; errors are LeaderError."""
 
     def __init__(self, port: str = "", calibration: str = LEADER_CALIBRATION, baudrate: int = 1_000_000,
                  retries: int = 2, latency_ms: float = 16.0, emulate: bool = False) -> None:  # fmt: skip
@@ -31,7 +34,7 @@ class FeetechLeader:
                 self.emulator = EmulatorProcess(str(cal_path), wave=200.0)
                 port, latency_ms = self.emulator.path, max(latency_ms, 50.0)
             if not port:
-                raise DeviceError("leader arm: no serial port; set teleop.leader_args.port (or emulate: true)")
+                raise LeaderError("leader arm: no serial port; set teleop.leader_args.port (or emulate: true)")
             self.bus = FeetechBus(port, baudrate, retries, latency_ms).open()
             for j in cal.all_joints:
                 self.bus.ping(j.id)
@@ -42,7 +45,7 @@ class FeetechLeader:
             self.joints.torque(False)  # moved by hand
         except (BusError, ConfigError) as exc:
             self.close()
-            raise DeviceError(f"leader arm: {exc}") from None
+            raise LeaderError(f"leader arm: {exc}") from None
         except BaseException:
             self.close()
             raise

@@ -37,7 +37,7 @@ def test_ticks_radians_with_direction_and_range() -> None:
 
 
 def test_default_file_covers_the_robot_limits() -> None:
-    from sim.robot_config import load_robot_config
+    from agent.robot.config import load_robot_config
 
     cal = load_calibration(FOLLOWER)
     robot = load_robot_config("mobile_so101")

@@ -1,4 +1,4 @@
-"""Omniwheel kinematics and odometry, camera sources, and the declared features (same as the sim's)."""
+"""Omniwheel kinematics and odometry, and camera sources."""
 
 from __future__ import annotations
 
@@ -11,9 +11,7 @@ import numpy as np
 import pytest
 
 from hardware.cameras import CameraConfig, CameraError, PatternCamera, open_camera
-from hardware.features import robot_features
 from hardware.kinematics import OmniKinematics, integrate
-from sim.robot_config import load_robot_config
 
 
 def test_wheel_speeds_and_twist_are_inverse() -> None:
@@ -73,23 +71,3 @@ def test_opencv_camera_reads_a_video_file_and_names_a_missing_one(tmp_path: Path
     assert not cam.thread.is_alive()
     with pytest.raises(CameraError, match=r"camera 'head': cannot open '/dev/video97'"):
         open_camera("head", CameraConfig(source="opencv", device="/dev/video97"), (32, 32))
-
-
-def _plain(x: object) -> object:
-    """Tuples as lists, as they arrive over the RPC."""
-    if isinstance(x, dict):
-        return {k: _plain(v) for k, v in x.items()}
-    if isinstance(x, list | tuple):
-        return [_plain(v) for v in x]
-    return x
-
-
-def test_features_match_the_sim_backend() -> None:
-    from sim.world import SimWorld
-
-    world = SimWorld("mobile_so101", image_size=(64, 64), control_hz=10.0, render=False)
-    try:
-        sim = world.features
-    finally:
-        world.close()
-    assert _plain(robot_features(load_robot_config("mobile_so101"), (64, 64), 10.0)) == _plain(sim)

@@ -1,4 +1,4 @@
-"""The Feetech leader arm driver (agent.teleop.leader.LeaderArm) on the emulated bus."""
+"""The Feetech leader arm driver on the emulated bus, and teleop's use of it (agent.teleop.leader)."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from hardware.config import resolve
 from hardware.feetech import table as T
 from hardware.feetech.calibration import load_calibration
 from hardware.feetech.emulator import EmulatedBus
-from hardware.feetech.leader import LEADER_CALIBRATION, FeetechLeader
+from hardware.feetech.leader import LEADER_CALIBRATION, FeetechLeader, LeaderError
 from tests.unit.hardware.conftest import LATENCY_MS
 
 
@@ -44,10 +44,12 @@ def test_leader_reads_joint_angles_with_torque_off(emu: EmulatedBus) -> None:
         leader.close()
 
 
-def test_leader_errors_are_device_errors() -> None:
-    with pytest.raises(DeviceError, match="serial port /dev/ttyNOPE1 does not exist"):
+def test_leader_errors_name_the_cause_and_teleop_reports_them_as_device_errors() -> None:
+    with pytest.raises(LeaderError, match="serial port /dev/ttyNOPE1 does not exist"):
         FeetechLeader(port="/dev/ttyNOPE1")
-    with pytest.raises(DeviceError, match="no serial port"):
+    with pytest.raises(LeaderError, match="no serial port"):
         FeetechLeader()
-    with pytest.raises(DeviceError, match="calibration file not found"):
+    with pytest.raises(LeaderError, match="calibration file not found"):
         FeetechLeader(port="/dev/null", calibration="/nonexistent/leader.yaml")
+    with pytest.raises(DeviceError, match="no serial port"):  # what the teleop node logs before it exits
+        load_driver("hardware.feetech.leader:FeetechLeader")

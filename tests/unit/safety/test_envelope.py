@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import numpy as np
 
+from agent.robot.config import load_robot_config
 from agent.safety.config import Zone
 from agent.safety.envelope import EnvelopeRules
 from agent.safety.geometry import RobotGeometry
 from agent.safety.scene import StaticBox
-from sim.robot_config import load_robot_config
 from tests.unit.safety.conftest import load
 
 

@@ -15,8 +15,9 @@ import pytest
 from gymnasium.utils.env_checker import check_env
 from gymnasium.wrappers import RenderCollection
 
+from agent.robot.config import known_robots
 from sim.gym_env import HouseholdEnv
-from sim.gym_register import ENV_KWARGS, env_id, robots
+from sim.gym_register import ENV_KWARGS, env_id
 from sim.tasks import TASKS
 from sim.video import VideoWriter
 
@@ -54,7 +55,7 @@ def test_normalised_actions_span_the_robot_limits() -> None:
 
 
 def test_registered_ids_one_per_task_and_robot() -> None:
-    assert set(ENV_KWARGS) == {env_id(t, r) for t in TASKS for r in robots()}
+    assert set(ENV_KWARGS) == {env_id(t, r) for t in TASKS for r in known_robots()}
     assert {"amibot/Navigate-v0", "amibot/Pick-v0", "amibot/Place-v0", "amibot/Fetch-MobilePanda-v0"} < set(ENV_KWARGS)
     assert env_id("fetch") == "amibot/Fetch-v0" and env_id("fetch", "mobile_panda") == "amibot/Fetch-MobilePanda-v0"
     env = gym.make("amibot/Pick-MobilePanda-v0", image_size=(16, 16), render=False, control_hz=5.0)

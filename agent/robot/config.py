@@ -1,4 +1,4 @@
-"""Typed robot configuration (configs/robots/<name>.yaml) for the sim backend."""
+"""Typed robot configuration (configs/robots/<name>.yaml): base, arm joints and limits, gripper, cameras."""
 
 from __future__ import annotations
 
@@ -109,12 +109,22 @@ class RobotConfig:
         return [j.upper for j in self.arm.joints]
 
 
+def known_robots() -> list[str]:
+    """The robot names configs/robots holds."""
+    return sorted(path.stem for path in CONFIG_DIR.glob("*.yaml"))
+
+
+def robot_config_path(name_or_path: str | Path) -> Path:
+    """The YAML file of a robot given by name (configs/robots/<name>.yaml) or by path."""
+    path = Path(name_or_path)
+    if path.suffix == ".yaml":
+        return path
+    path = CONFIG_DIR / f"{name_or_path}.yaml"
+    if not path.exists():
+        raise ValueError(f"unknown robot '{name_or_path}'; expected one of {known_robots()}")
+    return path
+
+
 def load_robot_config(name_or_path: str | Path) -> RobotConfig:
     """Load a robot config by name (configs/robots/<name>.yaml) or by path."""
-    path = Path(name_or_path)
-    if path.suffix != ".yaml":
-        path = CONFIG_DIR / f"{name_or_path}.yaml"
-        if not path.exists():
-            known = sorted(p.stem for p in CONFIG_DIR.glob("*.yaml"))
-            raise ValueError(f"unknown robot '{name_or_path}'; expected one of {known}")
-    return load_config(RobotConfig, path)
+    return load_config(RobotConfig, robot_config_path(name_or_path))

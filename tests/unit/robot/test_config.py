@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from sim.robot_config import CONFIG_DIR, load_robot_config
-from sim.urdf_compose import resolve_asset
+from agent.robot.config import CONFIG_DIR, load_robot_config
+from agent.robot.urdf import resolve_asset
 
 
 @pytest.mark.parametrize("name", ["mobile_so101", "mobile_panda"])

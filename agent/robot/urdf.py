@@ -9,14 +9,14 @@ from pathlib import Path
 
 import pybullet_data
 
-from sim.robot_config import RobotConfig
+from agent.robot.config import RobotConfig
 
 ASSET_DIR = Path(__file__).resolve().parent / "assets"
 CACHE_DIR = Path(tempfile.gettempdir()) / "amibot_urdf"
 
 
 def resolve_asset(path: str) -> Path:
-    """Map a config asset path: 'pybullet_data/...', absolute, or relative to sim/assets."""
+    """Map a config asset path: 'pybullet_data/...', absolute, or relative to agent/robot/assets."""
     if path.startswith("pybullet_data/"):
         return Path(pybullet_data.getDataPath()) / path.removeprefix("pybullet_data/")
     p = Path(path)
