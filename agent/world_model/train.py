@@ -144,7 +144,7 @@ def train(
                     metrics.write({"step": step, **row})
                 bar.set_postfix(loss=f"{row['loss']:.4f}")
             if val is not None and metrics is not None and (step % tc.eval_every == 0 or step == tc.steps):
-                errs = kstep_errors(model.eval(), {k: v.to(env.device) for k, v in val.items()}, mc.context, tc.eval_k)
+                errs = kstep_errors(model.eval(), val, mc.context, tc.eval_k)  # moves val to the model's device
                 model.train()
                 metrics.write({"step": step, **errs})
                 log.info("step %d held-out k-step L1: %s", step, {k: round(v, 4) for k, v in errs.items()})

@@ -15,12 +15,13 @@ from agent.world_model.checkpoint import CHECKPOINT, load_model, main
 from agent.world_model.config import config_from_dict
 from agent.world_model.train import train
 from tests.unit.data.helpers import SPEC
-from tests.unit.world_model import synthetic
+from tests.unit.world_model import DEVICE, synthetic
 
 MODEL = dict(
     latent_tokens=16, latent_dim=16, proprio_dim=6, action_dim=6, proj_dim=4, dim=16, depth=1, heads=2, context=3
 )
 TRAIN = dict(steps=6, batch_size=2, warmup_steps=2, rollout=1, held_out=0.34, log_every=1, ckpt_every=2, eval_every=3)
+TRAIN["device"] = DEVICE
 
 
 def _config(path: Path, **model: int) -> Path:
