@@ -39,6 +39,7 @@ class Proc:
     restart_at: float = 0.0
     ready: bool = False
     last_beat: float = 0.0  # monotonic time its last heartbeat arrived
+    started_at: float = 0.0  # monotonic time its process was started
     stopping: bool = False  # its last heartbeat said it is shutting down
 
     def describe_exit(self) -> str:
@@ -101,6 +102,7 @@ class Launcher:
             start_new_session=True,
         )
         proc.state, proc.ready, proc.returncode = "starting", False, None
+        proc.started_at = time.monotonic()
         pump = threading.Thread(target=self._pump, args=(proc.spec.name, proc.popen), daemon=True)
         pump.start()
         self._pumps.append(pump)
@@ -128,10 +130,18 @@ class Launcher:
 
     def _kill_silent(self) -> None:
         """SIGKILL each running node whose heartbeats stopped (hung, or SIGSTOPped: it cannot handle
-        SIGTERM); reaping then treats it as dead. A node that said it is stopping gets stop_timeout_s."""
+        SIGTERM), and each restarted node not ready within ready_timeout_s; reaping then treats it as
+        dead. A node that said it is stopping gets stop_timeout_s."""
         now = time.monotonic()
         for proc in self.procs.values():
-            if proc.state != "running" or proc.popen is None:
+            if proc.popen is None:
+                continue
+            late = now - proc.started_at > proc.spec.ready_timeout_s
+            if proc.state == "starting" and proc.restarts and late:  # the first start has _wait_ready
+                self._say(f"{proc.spec.name} not ready within {proc.spec.ready_timeout_s:.0f}s of its restart")
+                proc.state = "silent"
+                proc.popen.kill()
+            if proc.state != "running":
                 continue
             silent = now - proc.last_beat
             if silent > (proc.spec.stop_timeout_s if proc.stopping else proc.spec.heartbeat_timeout_s):

@@ -115,6 +115,25 @@ def test_a_silent_optional_node_is_restarted(tmp_path: Path, runs: list[LaunchRu
     assert run.wait() == 0, run.text
 
 
+def test_a_restarted_node_that_hangs_before_ready_is_killed(tmp_path: Path, runs: list[LaunchRun]) -> None:
+    talker = (
+        "required: false\n    ready_timeout_s: 2\n    restart: {policy: on-failure, max_restarts: 1, backoff_s: 0.1}"
+    )
+    marker = tmp_path / "talker.started"
+    run = LaunchRun(write_graph(tmp_path, talker=talker), f"talker.hang_on_restart={marker}")
+    runs.append(run)
+    run.wait_for("graph 'itest' up")
+    first = run.pids()["talker"]
+    os.kill(first, signal.SIGKILL)
+    run.wait_for(r"restarting talker \(1/1\)")
+    run.wait_for("talker not ready within 2s of its restart", timeout=10)  # hung in setup: no heartbeat ever
+    run.wait_for("talker: gave up after 1 restart")
+    assert run.proc.poll() is None, run.text
+    run.proc.send_signal(signal.SIGINT)
+    assert run.wait() == 0, run.text
+    assert not wait_gone(list(run.pids().values())), "the hung restart was left running"
+
+
 def test_sigkilled_launcher_leaves_no_process_and_the_next_removes_its_run_dir(
     tmp_path: Path, runs: list[LaunchRun]
 ) -> None:
