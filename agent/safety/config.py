@@ -1,15 +1,20 @@
-"""Typed safety config (configs/safety/<robot>.yaml): limits, zones, watchdog and e-stop settings."""
+"""Typed safety config (configs/safety/<robot>.yaml): limits, zones, watchdog and e-stop settings.
+
+The arm and base limits are the robot's (configs/robots/<robot>.yaml) unless the safety config sets tighter
+ones; a value that loosens a robot limit is refused when the config loads."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from agent.robot.config import RobotConfig, load_robot_config, robot_config_path
 from agent.runtime.node import NodeConfig
 
 
 @dataclass
 class ArmLimits:
-    """Arm joint limits [rad, rad/s, rad/s^2]; targets stay `margin` inside the position limits."""
+    """Arm joint limits [rad, rad/s, rad/s^2]; targets stay `margin` inside the position limits.
+    lower, upper and max_vel left empty are the robot's; max_acc (the robot declares none) is required."""
 
     lower: list[float] = field(default_factory=list)
     upper: list[float] = field(default_factory=list)
@@ -17,7 +22,8 @@ class ArmLimits:
     max_acc: list[float] = field(default_factory=list)
     margin: float = 0.05
 
-    def check(self) -> None:
+    def check_limits(self) -> None:
+        """Run once derive_limits has filled in the robot's limits."""
         n = len(self.lower)
         if n == 0 or any(len(v) != n for v in (self.upper, self.max_vel, self.max_acc)):
             raise ValueError("arm.lower, arm.upper, arm.max_vel and arm.max_acc need one value per joint")
@@ -29,13 +35,15 @@ class ArmLimits:
 
 @dataclass
 class BaseLimits:
-    """Base velocity (vx, vy [m/s], wz [rad/s]) and acceleration limits, and its footprint radius."""
+    """Base velocity (vx, vy [m/s], wz [rad/s]) and acceleration limits, and its footprint radius [m];
+    left empty (0 for the radius) they are the robot's."""
 
-    max_vel: list[float] = field(default_factory=lambda: [0.4, 0.4, 1.2])
-    max_acc: list[float] = field(default_factory=lambda: [0.8, 0.8, 2.5])
-    radius: float = 0.17
+    max_vel: list[float] = field(default_factory=list)
+    max_acc: list[float] = field(default_factory=list)
+    radius: float = 0.0
 
-    def check(self) -> None:
+    def check_limits(self) -> None:
+        """Run once derive_limits has filled in the robot's limits."""
         if len(self.max_vel) != 3 or len(self.max_acc) != 3:
             raise ValueError("base.max_vel and base.max_acc need 3 values [x, y, yaw]")
         if min(self.max_vel + self.max_acc) <= 0 or self.radius <= 0:
@@ -157,7 +165,10 @@ class SafetyConfig(NodeConfig):
             raise ValueError("key 'control_hz' and 'command_ttl_s' must be > 0")
         if not 0 <= self.gripper_lower < self.gripper_upper <= 1:
             raise ValueError("need 0 <= gripper_lower < gripper_upper <= 1")
-        for part in (self.arm, self.base, self.separation, self.workspace, self.watchdog):
+        derive_limits(self, load_robot_config(self.collision.robot))
+        self.arm.check_limits()
+        self.base.check_limits()
+        for part in (self.separation, self.workspace, self.watchdog):
             part.check()
         for zone in self.workspace.keepout:
             zone.check()
@@ -165,3 +176,33 @@ class SafetyConfig(NodeConfig):
     @property
     def dt(self) -> float:
         return 1.0 / self.control_hz
+
+
+def derive_limits(cfg: SafetyConfig, robot: RobotConfig) -> None:
+    """Fill the arm and base limits cfg leaves empty from the robot's; refuse any that loosens the robot's."""
+    parts = {"arm": cfg.arm, "base": cfg.base}
+    robot_limits = {  # key: (robot's values, +1: a safety value may not be above it, -1: not below)
+        "arm.lower": (robot.arm_lower, -1),
+        "arm.upper": (robot.arm_upper, 1),
+        "arm.max_vel": ([j.max_velocity for j in robot.arm.joints], 1),
+        "base.max_vel": (list(robot.base.max_vel), 1),
+        "base.max_acc": (list(robot.base.max_acc), 1),
+    }
+    source = f"robot '{robot.name}' ({robot_config_path(cfg.collision.robot)})"
+    for key, (limit, sign) in robot_limits.items():
+        part, name = key.split(".")
+        values = getattr(parts[part], name)
+        if not values:
+            setattr(parts[part], name, list(limit))
+            continue
+        if len(values) != len(limit):
+            raise ValueError(f"key '{key}' has {len(values)} values, {source} has {len(limit)}")
+        for i, (v, lim) in enumerate(zip(values, limit, strict=True)):
+            if sign * (v - lim) > 1e-9:
+                raise ValueError(f"key '{key}[{i}]' = {v} loosens the limit {lim} of {source}: it may only tighten it")
+    if not cfg.base.radius:
+        cfg.base.radius = robot.base.radius
+    elif cfg.base.radius < robot.base.radius:
+        raise ValueError(f"key 'base.radius' = {cfg.base.radius} is below the radius {robot.base.radius} of {source}")
+    if len(cfg.arm.max_acc) != robot.n_arm:
+        raise ValueError(f"key 'arm.max_acc' has {len(cfg.arm.max_acc)} values, {source} has {robot.n_arm} arm joints")
