@@ -1,6 +1,7 @@
 """Training loop: checkpoint + resume equals an uninterrupted run; metrics and CLI."""
 
 import json
+import logging
 from pathlib import Path
 
 import pytest
@@ -33,13 +34,16 @@ def test_resume_matches_uninterrupted_run(make_config, clips, tmp_path: Path) ->
         assert all(torch.equal(sa[k], sb[k]) for k in sa)
 
 
-def test_outputs_and_collapse_watch(make_config, clips, tmp_path: Path) -> None:
+def test_outputs_and_collapse_watch(make_config, clips, tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
     out = tmp_path / "run"
-    train(make_config(), clips, out, progress=False)
+    with caplog.at_level(logging.INFO):
+        train(make_config(), clips, out, progress=False)
     rows = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
     probes = [r for r in rows if "probe_r2" in r]
     assert [r["step"] for r in probes] == [3, 6]
     assert {"emb_std", "eff_rank", "pca_probe_r2"} <= set(probes[0])
+    assert probes[0]["probe_r2"] is None and probes[0]["pca_probe_r2"] is None  # 6 episodes: too few to probe
+    assert "probe_r2 n/a (needs >= 8 episodes with varying state) (PCA n/a" in caplog.text
     assert (out / "metrics.png").stat().st_size > 0
     model = load_model(out / CHECKPOINT)
     assert model.embed(clips[0]["clip"][None]).shape == (1, 16, 32)  # [B, H'*W', D]
