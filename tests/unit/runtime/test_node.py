@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -129,3 +131,30 @@ def test_a_publisher_that_restarts_is_reconnected_by_zeromq_not_by_hand(tmp_path
         assert node.stats()["reconnects"] == {}
     finally:
         node.close()
+
+
+REENTRANT_STOP = """
+import signal, sys, time
+from agent.runtime.node import Node, NodeConfig
+node = Node(NodeConfig(name="n", publish=sys.argv[1]))
+signal.signal(signal.SIGALRM, lambda *_: node.request_stop())
+signal.setitimer(signal.ITIMER_REAL, 2e-5, 2e-5)  # signals land inside request_stop itself
+end = time.monotonic() + 1.5
+while time.monotonic() < end:
+    node.request_stop()
+signal.setitimer(signal.ITIMER_REAL, 0, 0)
+node.close()
+print("survived", flush=True)
+"""
+
+
+def test_request_stop_can_be_reentered_from_a_signal_handler(tmp_path: Path) -> None:
+    """A SIGTERM arriving inside request_stop re-enters it; a lock there (threading.Event.set) deadlocked
+    nodes that the launcher's death sent SIGTERM to, leaving orphans."""
+    got = subprocess.run(
+        [sys.executable, "-c", REENTRANT_STOP, f"ipc://{tmp_path}/n.pub"],
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert got.returncode == 0 and "survived" in got.stdout, (got.returncode, got.stderr[-500:])
