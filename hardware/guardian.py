@@ -12,6 +12,7 @@ retrying until `--give-up-s`. It never touches the arm: the arm servos keep torq
 from __future__ import annotations
 
 import argparse
+import os
 import select
 import signal
 import subprocess
@@ -65,7 +66,10 @@ def main(argv: list[str] | None = None) -> int:
     a = ap.parse_args(argv)
     for sig in (signal.SIGINT, signal.SIGTERM):  # a Ctrl-C or a group kill must not end it before its duty
         signal.signal(sig, signal.SIG_IGN)
-    print("ready", flush=True)
+    try:
+        print("ready", flush=True)
+    except BrokenPipeError:  # the node is gone already (e.g. it refused to start): the duty below still holds
+        sys.stdout = open(os.devnull, "w")  # no second BrokenPipeError at exit
     return guard(a.port, a.baudrate, a.latency_ms, [int(x) for x in a.ids.split(",")], a.give_up_s)
 
 
