@@ -106,7 +106,7 @@ class WorkspaceConfig:
 class CollisionConfig:
     """Static geometry and minimum distances for the next-configuration collision check."""
 
-    robot: str = "mobile_so101"  # configs/robots/<name>.yaml (URDF for FK and collision)
+    robot: str = "mobile_so101"  # configs/robots/<name>.yaml: URDF for FK and collision, and the limits
     scene: str = "apartment"  # configs/scenes/<name>.yaml, with `seed`; empty = use map_file only
     seed: int = 0
     map_file: str = ""  # hardware: YAML list of {name, kind, lower, upper} static boxes
