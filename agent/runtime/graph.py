@@ -51,7 +51,7 @@ class NodeSpec:
     after: list[str] = field(default_factory=list)  # extra start-order dependencies
     ready_timeout_s: float = 30.0
     stop_timeout_s: float = 3.0
-    heartbeat_timeout_s: float = 1.0  # a ready node silent this long is treated as dead (killed)
+    heartbeat_timeout_s: float = 3.0  # a ready node silent this long is treated as dead (killed)
 
     def check(self) -> None:
         if self.heartbeat_timeout_s < MIN_HEARTBEAT_TIMEOUT_S:

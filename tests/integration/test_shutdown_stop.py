@@ -45,6 +45,7 @@ nodes:
   - name: bystander
     module: tests.fixtures.talker
     publishes: [noise]
+    heartbeat_timeout_s: 1.0
     params: {{topic: noise, rate_hz: 10.0}}
 """)
     return path
