@@ -22,7 +22,7 @@ def ratios(table: str) -> list[float]:
 
 def test_bus_latency_prints_every_case_beside_raw_pyzmq(tmp_path: Path) -> None:
     out = tmp_path / "bus.md"
-    run("bench/bus_latency.py", "--n", "40", "--rounds", "2", "--out", str(out))
+    run("bench/bus_latency.py", "--n", "10", "--rounds", "1", "--out", str(out))
     rows = [line for line in out.read_text().splitlines() if line.startswith(("| pub->sub", "| req->rep"))]
     assert len(rows) == 12  # 2 patterns x 3 payloads x 2 transports
     assert all(len(ratios(row)) == 2 for row in rows)  # p50 and p99 ratios
