@@ -85,9 +85,11 @@ class Monitor:
         self.motion_ok_after = max(self.motion_ok_after, now)
 
     def stop(self, now: float, events: list[Intervention]) -> Decision:
-        """A controlled stop from the output in force at the last tick: base and arm targets decelerate
-        at their max_acc to rest, gripper holds. Every stop within one tick is the same stop."""
-        if self.obs is None or self.ref_q is None:
+        """A controlled stop: base and arm targets decelerate at their max_acc to rest, gripper holds.
+
+        Each stop brakes one period from the last output, so a stop that a jittery timer sends twice
+        within one backend tick only brakes sooner; passes still count from the tick's reference."""
+        if self.obs is None or self.q is None:
             return Decision(None, events, stopped=True)
         cfg = self.cfg
         # Brake from what the base does, not from what was last asked: a base still accelerating
@@ -95,12 +97,12 @@ class Monitor:
         # The measured velocity (robot frame, like the command), capped by the commanded one so that a
         # stop never asks for more than either, steps to zero at max_acc per period.
         measured = np.asarray(self.obs.base_vel, dtype=float)
-        start = np.clip(measured, -np.abs(self.ref_base), np.abs(self.ref_base))
+        start = np.clip(measured, -np.abs(self.base), np.abs(self.base))
         self.base = rules.brake_base(start, cfg.base, cfg.dt)
         # The arm's targets decelerate from the last ones (never from an observation: a joint outside
         # the limits, or a glitched reading, must not become a target the arm jumps to during a stop).
-        self.q = rules.brake_arm(self.ref_q, self.ref_v, cfg.arm, cfg.dt)
-        self.v = (self.q - self.ref_q) / cfg.dt
+        q = rules.brake_arm(self.q, self.v, cfg.arm, cfg.dt)
+        self.q, self.v = q, (q - self.q) / cfg.dt
         grip = self.gripper if self.gripper is not None else float(self.obs.gripper)
         self.gripper = min(max(grip, cfg.gripper_lower), cfg.gripper_upper)
         cmd = Command(

@@ -110,13 +110,13 @@ def test_outputs_never_violate_limits_and_stop_when_they_should(steps: list) -> 
         if d.stopped:  # controlled stop: base slows down from what it does, arm targets decelerate
             assert last_obs is not None
             measured = last_obs.base_vel
-            start = np.minimum(np.abs(ref_base), np.abs(measured))
+            start = np.minimum(np.abs(prev_base), np.abs(measured))
             assert np.all(np.abs(out.base_vel) <= start + 1e-12), "a stop asked for more than measured or commanded"
             assert np.all(out.base_vel * measured >= 0), "a stop reversed the measured motion"
             assert np.all(np.abs(out.base_vel) >= start - np.array(CFG.base.max_acc) * CFG.dt - 1e-9)
-            v = (out.arm - ref_q) / CFG.dt
-            slower = np.maximum(np.abs(ref_v) - np.array(CFG.arm.max_acc) * CFG.dt, 0)
-            assert np.all(np.abs(v) <= slower + 1e-6) and np.all(v * ref_v >= -1e-9), "arm did not decelerate"
+            v = (out.arm - prev_q) / CFG.dt
+            slower = np.maximum(np.abs(prev_v) - np.array(CFG.arm.max_acc) * CFG.dt, 0)
+            assert np.all(np.abs(v) <= slower + 1e-6) and np.all(v * prev_v >= -1e-9), "arm did not decelerate"
             prev_v = v
         else:
             seen_seq[source] = seq
