@@ -53,11 +53,12 @@ class PatchEmbed3d(nn.Module):
 
 
 class Block(nn.Module):
-    """Pre-norm transformer block: self-attention + GELU MLP."""
+    """Pre-norm transformer block: self-attention + GELU MLP; causal: a token sees only itself and earlier ones."""
 
-    def __init__(self, dim: int, heads: int, mlp_ratio: float):
+    def __init__(self, dim: int, heads: int, mlp_ratio: float, causal: bool = False):
         super().__init__()
         self.heads = heads
+        self.causal = causal
         self.norm1 = nn.LayerNorm(dim)
         self.qkv = nn.Linear(dim, 3 * dim)
         self.proj = nn.Linear(dim, dim)
@@ -69,7 +70,7 @@ class Block(nn.Module):
         b, n, d = x.shape
         qkv = self.qkv(self.norm1(x)).view(b, n, 3, self.heads, d // self.heads)
         q, k, v = qkv.permute(2, 0, 3, 1, 4)  # each [B, heads, N, D/heads]
-        a = F.scaled_dot_product_attention(q, k, v)  # [B, heads, N, D/heads]
+        a = F.scaled_dot_product_attention(q, k, v, is_causal=self.causal)  # [B, heads, N, D/heads]
         x = x + self.proj(a.transpose(1, 2).reshape(b, n, d))
         return x + self.mlp(self.norm2(x))
 

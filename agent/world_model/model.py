@@ -10,32 +10,10 @@ the encoder's latent space and copy-the-last-latent is the model with a zero cha
 from __future__ import annotations
 
 import torch
-import torch.nn.functional as F
 from torch import Tensor, nn
 
+from agent.perception.model import Block
 from agent.world_model.config import ModelConfig
-
-
-class CausalBlock(nn.Module):
-    """Pre-norm transformer block whose attention sees only the current and earlier steps."""
-
-    def __init__(self, dim: int, heads: int, mlp_ratio: float):
-        super().__init__()
-        self.heads = heads
-        self.norm1 = nn.LayerNorm(dim)
-        self.qkv = nn.Linear(dim, 3 * dim)
-        self.proj = nn.Linear(dim, dim)
-        self.norm2 = nn.LayerNorm(dim)
-        hidden = int(dim * mlp_ratio)
-        self.mlp = nn.Sequential(nn.Linear(dim, hidden), nn.GELU(), nn.Linear(hidden, dim))
-
-    def forward(self, x: Tensor) -> Tensor:
-        b, t, d = x.shape
-        qkv = self.qkv(self.norm1(x)).view(b, t, 3, self.heads, d // self.heads)
-        q, k, v = qkv.permute(2, 0, 3, 1, 4)  # each [B, heads, T, D/heads]
-        a = F.scaled_dot_product_attention(q, k, v, is_causal=True)  # [B, heads, T, D/heads]
-        x = x + self.proj(a.transpose(1, 2).reshape(b, t, d))
-        return x + self.mlp(self.norm2(x))
 
 
 class WorldModel(nn.Module):
@@ -50,7 +28,7 @@ class WorldModel(nn.Module):
         self.unproj = nn.Linear(c.proj_dim, c.latent_width, bias=False)
         self.inp = nn.Linear(c.proj_dim + c.proprio_dim + c.action_dim, c.dim)
         self.pos = nn.Parameter(torch.zeros(c.context, c.dim))
-        self.blocks = nn.ModuleList(CausalBlock(c.dim, c.heads, c.mlp_ratio) for _ in range(c.depth))
+        self.blocks = nn.ModuleList(Block(c.dim, c.heads, c.mlp_ratio, causal=True) for _ in range(c.depth))
         self.norm = nn.LayerNorm(c.dim)
         self.head = nn.Linear(c.dim, c.proj_dim + c.proprio_dim)
         nn.init.trunc_normal_(self.pos, std=0.02)
