@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import random
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -128,22 +129,27 @@ def export_model(src: str | Path, dst: str | Path, half: bool = True) -> Path:
     return dst
 
 
-def main(argv: list[str] | None = None) -> int:
-    """`python -m agent.perception.checkpoint export SRC DST [--fp32]`."""
+def export_main(module: str, export: Callable[..., Path], example: str, argv: list[str] | None = None) -> int:
+    """`python -m MODULE export SRC DST [--fp32]`: a training checkpoint to an inference model."""
     import argparse
 
-    p = argparse.ArgumentParser(prog="python -m agent.perception.checkpoint", description=export_model.__doc__)
+    p = argparse.ArgumentParser(prog=f"python -m {module}", description=export.__doc__)
     p.add_argument("command", choices=["export"])
     p.add_argument("src", type=Path, help="training checkpoint (runs/NAME/checkpoint.pt)")
-    p.add_argument("dst", type=Path, help="inference model to write, e.g. models/encoder_tiny_sim.pt")
+    p.add_argument("dst", type=Path, help=f"inference model to write, e.g. {example}")
     p.add_argument("--fp32", action="store_true", help="keep float32 weights (default: float16, half the size)")
     a = p.parse_args(argv)
     try:
-        path = export_model(a.src, a.dst, half=not a.fp32)
+        path = export(a.src, a.dst, half=not a.fp32)
     except (OSError, ValueError, KeyError) as exc:
         p.error(str(exc))
     print(f"{path}: {path.stat().st_size / 1e6:.1f} MB")
     return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    """`python -m agent.perception.checkpoint export SRC DST [--fp32]`."""
+    return export_main("agent.perception.checkpoint", export_model, "models/encoder_tiny_sim.pt", argv)
 
 
 if __name__ == "__main__":

@@ -108,6 +108,17 @@ def setup_distributed(device: str = "auto") -> DistInfo:
     return DistInfo(rank, world, dev, owns)
 
 
+def epoch_sampler(
+    data: Dataset, env: DistInfo, batch_size: int, seed: int, what: str
+) -> tuple[DistributedSampler, int]:
+    """This rank's shuffled share of `data` and the number of full batches per epoch (error if none)."""
+    sampler = DistributedSampler(data, num_replicas=env.world, rank=env.rank, shuffle=True, seed=seed, drop_last=True)
+    per_epoch = len(sampler) // batch_size
+    if per_epoch == 0:
+        raise ValueError(f"{len(data)} {what} over {env.world} ranks < batch_size {batch_size}")  # type: ignore[arg-type]
+    return sampler, per_epoch
+
+
 def autocast(device: torch.device, precision: str) -> torch.autocast:
     """bf16 autocast on `device` when precision is "bf16" (weights, optimizer and EMA stay fp32)."""
     return torch.autocast(device.type, dtype=torch.bfloat16, enabled=precision == "bf16")
@@ -193,12 +204,7 @@ def train(
     if tc.compile:
         net = torch.compile(net)
 
-    sampler = DistributedSampler(
-        data, num_replicas=env.world, rank=env.rank, shuffle=True, seed=tc.seed, drop_last=True
-    )
-    per_epoch = len(sampler) // tc.batch_size
-    if per_epoch == 0:
-        raise ValueError(f"{len(data)} clips over {env.world} ranks < batch_size {tc.batch_size}")
+    sampler, per_epoch = epoch_sampler(data, env, tc.batch_size, tc.seed, "clips")
     lead = env.rank == 0
     metrics = probe = None
     if lead:

@@ -9,6 +9,7 @@ from typing import Any
 
 import torch
 
+from agent.perception.checkpoint import export_main
 from agent.world_model.config import Config, ModelConfig, config_from_dict, interface_mismatch
 from agent.world_model.model import WorldModel
 
@@ -109,20 +110,7 @@ def load_model(
 
 def main(argv: list[str] | None = None) -> int:
     """`python -m agent.world_model.checkpoint export SRC DST [--fp32]`."""
-    import argparse
-
-    p = argparse.ArgumentParser(prog="python -m agent.world_model.checkpoint", description=export_model.__doc__)
-    p.add_argument("command", choices=["export"])
-    p.add_argument("src", type=Path, help="training checkpoint (runs/NAME/checkpoint.pt)")
-    p.add_argument("dst", type=Path, help="inference model to write, e.g. models/world_model_tiny_sim.pt")
-    p.add_argument("--fp32", action="store_true", help="keep float32 weights (default: float16, half the size)")
-    a = p.parse_args(argv)
-    try:
-        path = export_model(a.src, a.dst, half=not a.fp32)
-    except (OSError, ValueError, KeyError) as exc:
-        p.error(str(exc))
-    print(f"{path}: {path.stat().st_size / 1e6:.1f} MB")
-    return 0
+    return export_main("agent.world_model.checkpoint", export_model, "models/world_model_tiny_sim.pt", argv)
 
 
 if __name__ == "__main__":

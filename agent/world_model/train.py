@@ -20,11 +20,11 @@ import torch
 import torch.distributed as dist
 from torch import nn
 from torch.nn.parallel import DistributedDataParallel
-from torch.utils.data import DataLoader, DistributedSampler
+from torch.utils.data import DataLoader
 from tqdm import tqdm
 
 from agent.perception.metrics import MetricsLog, plot_metrics
-from agent.perception.train import autocast, lr_factor, setup_distributed
+from agent.perception.train import autocast, epoch_sampler, lr_factor, setup_distributed
 from agent.world_model.checkpoint import CHECKPOINT, check_interface, load_checkpoint, save_checkpoint
 from agent.world_model.config import Config, load_config
 from agent.world_model.data import Episode, Windows, load_episodes, split_episodes, training_rows
@@ -102,12 +102,7 @@ def train(
         net = DistributedDataParallel(net, device_ids=[env.device.index] if env.device.type == "cuda" else None)
 
     data = Windows(episodes, mc.context + 1)
-    sampler = DistributedSampler(
-        data, num_replicas=env.world, rank=env.rank, shuffle=True, seed=tc.seed, drop_last=True
-    )
-    per_epoch = len(sampler) // tc.batch_size
-    if per_epoch == 0:
-        raise ValueError(f"{len(data)} windows over {env.world} ranks < batch_size {tc.batch_size}")
+    sampler, per_epoch = epoch_sampler(data, env, tc.batch_size, tc.seed, "windows")
     lead = env.rank == 0
     metrics = None
     val = eval_batch(held_out, cfg) if lead and tc.eval_every else None
