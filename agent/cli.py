@@ -133,7 +133,7 @@ DELEGATED = {
     "resume": ("agent.safety.resume_cli", "allow motion again after an e-stop reset"),
     "safety": ("agent.safety.report", "show safety interventions by reason"),
     "teleop": ("agent.teleop.cli", "drive by hand and record episodes"),
-    "record": ("agent.data.record_cli", "generate demonstrations with the sim expert"),
+    "record": ("sim.record_cli", "generate demonstrations with the sim expert"),
     "dataset": ("agent.data.dataset_cli", "info | replay | validate a recorded dataset"),
     "encode": ("agent.world_model.latent_cache", "cache the encoder's latents of a dataset (world-model training)"),
 }

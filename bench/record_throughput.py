@@ -19,10 +19,10 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from agent.data.expert_episodes import EpisodeData, Job, run_in
 from agent.data.spec import spec_from_features
 from agent.data.video import pick_codec
 from agent.data.writer import DatasetWriter
+from sim.expert_episodes import EpisodeData, Job, run_in
 from sim.world import SimWorld
 
 

@@ -9,6 +9,9 @@ import numpy as np
 
 from agent.data.layout import CAMERAS
 
+# Privileged sim state a sim recording stores per frame (a training label, never a robot input).
+ENV_NAMES = ("robot.x", "robot.y", "target.x", "target.y", "target.z")
+
 
 @dataclass(frozen=True)
 class DatasetSpec:

@@ -21,7 +21,7 @@ from matplotlib.figure import Figure
 from torch import Tensor
 from torch.utils.data import Dataset
 
-from agent.data.expert_episodes import ENV_NAMES
+from agent.data.spec import ENV_NAMES
 from agent.perception.baselines import pca_features
 from agent.perception.checkpoint import CHECKPOINT, load_model
 from agent.perception.clips import open_clips

@@ -8,15 +8,16 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from agent.data import dataset_cli, record_cli
-from agent.data.expert_episodes import Job, run_in
+from agent.data import dataset_cli
 from agent.data.layout import ENV_STATE
 from agent.data.reader import Dataset
-from agent.data.record_cli import save
 from agent.data.replay import replay
 from agent.data.spec import spec_from_features
 from agent.data.validate import validate
 from agent.data.writer import DatasetWriter
+from sim import record_cli
+from sim.expert_episodes import Job, run_in
+from sim.record_cli import save
 from sim.world import SimWorld
 
 

@@ -228,7 +228,7 @@ def test_validate_accepts_lerobots_sampled_image_stats(lerobot_root: Path, tmp_p
 
 @pytest.mark.parametrize("flag", [[], ["--privileged-obs"]])
 def test_record_keeps_privileged_state_out_of_observation_unless_asked(flag: list[str], tmp_path: Path) -> None:
-    from agent.data import record_cli
+    from sim import record_cli
 
     out = tmp_path / "demos"
     argv = ["--expert", "--task", "pick", "--episodes", "1", "--workers", "1", "--max-steps", "2", "--out", str(out)]

@@ -11,8 +11,6 @@ REPO = Path(__file__).resolve().parents[3]
 # Simulator apps under agent/ (expert recording, replay into the sim) and safety's sim-scene geometry: the
 # static boxes of a sim episode are regenerated from sim/layout.py (hardware reads a map file instead).
 SIM_ALLOWED = {
-    "agent/data/expert_episodes.py": {"sim.expert", "sim.world"},
-    "agent/data/record_cli.py": {"sim.tasks", "sim.world"},
     "agent/data/replay.py": {"sim.world"},
     "agent/safety/scene.py": {"sim.layout"},
 }

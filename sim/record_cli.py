@@ -11,9 +11,9 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from agent.data.expert_episodes import ENV_NAMES, EpisodeData, Job, init_worker, run_job
-from agent.data.spec import spec_from_features
+from agent.data.spec import ENV_NAMES, spec_from_features
 from agent.data.writer import DatasetWriter
+from sim.expert_episodes import EpisodeData, Job, init_worker, run_job
 from sim.tasks import TASKS
 from sim.world import SimWorld
 

@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from agent.data.spec import action_vector, state_vector
+from agent.data.spec import ENV_NAMES, action_vector, state_vector
 from sim.expert import Expert
 from sim.world import SimWorld
 
@@ -14,7 +14,6 @@ PUSH_STEPS = 3  # length of one random base push, control steps
 PUSH_SCALE = 0.5  # push speed as a fraction of the base's max velocity
 ARM_NOISE_RAD = 0.5  # arm target noise std per unit of --noise, rad
 # privileged.environment_state of sim recordings: ground truth for probes and tests (no policy input)
-ENV_NAMES = ("robot.x", "robot.y", "target.x", "target.y", "target.z")
 
 
 @dataclass(frozen=True)
